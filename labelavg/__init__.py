@@ -1,0 +1,1 @@
+"""labelavg: self-distillation in linear probing as label averaging."""
