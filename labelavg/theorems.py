@@ -1,0 +1,412 @@
+"""The conditions of THEORY.md (Results 3 and 4), numerically and in sympy.
+
+Symbols: K ``n_classes``, n ``n_per_class``, N = Kn, c, d (e, m) the block /
+hierarchical correlations, λ ``lam``, t the number of fits (t = 1 is the
+teacher), T ``transition`` with **T[c, j] = P(given label j | true class c),
+rows = true class, rows sum to 1**, m_c = class c's label histogram (row c of
+the counts / n), m̄ the overall histogram, u = 1/K, g(μ) = μ / (μ + KNλ),
+θ = g(μ₁), φ = g(μ₂), ψ = g(μ₃), Δ = min over c and j ≠ c with a positive
+count of (m_c[c] − m_c[j]).
+
+Every verdict puts the linearised prediction (THEORY.md's formulas) next to
+the exact softmax answer of the reduced solver (:meth:`BlockModel.solve`) and
+reports the gap; disagreements are reported, never hidden.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from . import _checks
+from .block import (TIE_TOL, _correct, _GroupProblem, _iterate_rounds,
+                    symbolic_spectrum)
+
+__all__ = ["Verdict", "SymbolicForms", "full_accuracy", "pll_condition",
+           "linear_margins", "symbolic_forms"]
+
+#: |m̄ − u| below this counts as a uniform overall label histogram.
+_UNIFORM_ATOL = 1e-12
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """A condition of THEORY.md evaluated at given numbers.
+
+    Attributes
+    ----------
+    holds : bool
+        The (linearised / stated) condition holds.
+    margin : float
+        The condition's margin (Δ for Result 3, the plurality margin
+        min_c (T[c,c] − max_{k≠c} T[c,k]) for Result 4); positive iff feasible.
+    min_rounds : int or None
+        Least number of fits t at which the linearised model (Result 3) / the
+        stated result (Result 4: 2 = teacher + PLL student) reaches 100%
+        label-correction accuracy; None when infeasible.
+    min_rounds_exact : int or None
+        The same for the exact softmax solution (reduced solver), searched up to
+        ``max_rounds``; None if not reached (or not computed).
+    gap : int or None
+        ``min_rounds_exact − min_rounds`` when both exist.
+    exact_holds : bool or None
+        The exact solution reaches 100% (within ``max_rounds`` / for the PLL
+        student); None if not computed.
+    formula : str
+        The formula evaluated, in THEORY.md's notation.
+    params : dict
+        The numbers it was evaluated at (K, n, c, d, λ, θ, φ, ψ, Δ, ...).
+    notes : tuple of str
+        Caveats found while evaluating (non-uniform m̄, ties, misses).
+    """
+
+    holds: bool
+    margin: float
+    min_rounds: int | None
+    min_rounds_exact: int | None
+    gap: int | None
+    exact_holds: bool | None
+    formula: str
+    params: dict = field(default_factory=dict)
+    notes: tuple = ()
+
+
+# ---------------------------------------------------------------------------
+# Result 3
+# ---------------------------------------------------------------------------
+
+def _filters(model, lam):
+    """θ, φ, ψ of the block model (THEORY.md, Result 2)."""
+    n, k = float(model.n_per_class), model.n_classes
+    shift = k * model.n_samples * lam
+    mus = (1 - model.c, 1 - model.c + n * (model.c - model.d),
+           1 - model.c + n * (model.c - model.d) + k * n * model.d)
+    return tuple(mu / (mu + shift) for mu in mus)
+
+
+def linear_margins(model, lam, histograms, t):
+    """Smallest linearised margin min_{g, k≠c} (y_g[c] − y_g[k]) after t fits.
+
+    Parameters
+    ----------
+    model : BlockModel
+        A block model (no superclasses).
+    lam : float
+    histograms : array (K, K)
+        Group counts, rows = true class (e.g. n·T), rows summing to n.
+    t : int
+
+    Returns
+    -------
+    float
+        Positive iff every instance is predicted right by the linearised
+        closed form y = u + θᵗ(e(ŷ) − u) + (φᵗ − θᵗ)(m_c − u) + (ψᵗ − φᵗ)(m̄ − u).
+    """
+    theta, phi, psi = _filters(model, lam)
+    counts = np.asarray(histograms, dtype=float)
+    n = counts.sum(axis=1, keepdims=True)
+    m_c, m_bar = counts / n, counts.sum(axis=0) / counts.sum()
+    worst = math.inf
+    for c, j in zip(*np.nonzero(counts > 0)):
+        y = (theta ** t * np.eye(len(m_bar))[j] + (phi ** t - theta ** t) * m_c[c]
+             + (psi ** t - phi ** t) * m_bar)
+        worst = min(worst, float(y[c] - np.delete(y, c).max()))
+    return worst
+
+
+def _delta(counts):
+    k = counts.shape[0]
+    m_c = counts / counts.sum(axis=1, keepdims=True)
+    noisy = (counts > 0) & ~np.eye(k, dtype=bool)
+    if not noisy.any():
+        return math.inf
+    return float(np.min((np.diag(m_c)[:, None] - m_c)[noisy]))
+
+
+def _t_star(delta, theta, phi):
+    """t* = ⌊log(1 + 1/Δ) / log(φ/θ)⌋ + 1; 1 without noise, None if Δ ≤ 0."""
+    if delta == math.inf:
+        return 1
+    if delta <= 0 or phi <= theta:
+        return None
+    return math.floor(math.log1p(1 / delta) / math.log(phi / theta)) + 1
+
+
+def _linear_scan(model, lam, counts, max_rounds):
+    for t in range(1, max_rounds + 1):
+        if linear_margins(model, lam, counts, t) > 0:
+            return t
+    return None
+
+
+def _exact_scan(problem, max_rounds, tol):
+    """Least t ≤ max_rounds at which every group is right (exact solver)."""
+    for t, fit in enumerate(_iterate_rounds(problem, max_rounds, "exact", tol), 1):
+        if not fit.converged:
+            raise RuntimeError(f"reduced solver did not converge at round {t}: "
+                               f"residual {fit.residual:.3g}")
+        if np.all(_correct(fit.probs, problem.true)):
+            return t
+    return None
+
+
+def full_accuracy(model, transition=None, lam=None, *, counts=None, max_rounds=50,
+                  tol=1e-10):
+    """Result 3: when multi-round self-distillation reaches 100% accuracy.
+
+    Parameters
+    ----------
+    model : BlockModel
+        Block model (no superclasses).
+    transition : array (K, K), optional
+        T[c, j] = P(given label j | true class c); rows = true class, sum to 1.
+        Group counts are n·T (the population histogram, m_c = T[c, :]).
+    lam : float
+        Ridge strength λ > 0.
+    counts : array (K, K), optional
+        Exact group counts instead (rows = true class, summing to n).
+    max_rounds : int
+        Largest t searched for the exact least round.
+    tol : float
+        Newton tolerance of the reduced solver.
+
+    Returns
+    -------
+    Verdict
+        ``min_rounds`` is the linearised least round, ``min_rounds_exact`` the
+        exact one, ``gap`` their difference.
+
+    Notes
+    -----
+    With a uniform overall histogram m̄ (every doubly stochastic T), the
+    linearised model is 100% right after t fits iff Δ > 0 and
+    (φ/θ)ᵗ > 1 + 1/Δ, so t* = ⌊log(1 + 1/Δ)/log(φ/θ)⌋ + 1 (t* = 1 without
+    noise). When m̄ is not uniform the ψ term enters every margin,
+    (ψᵗ − φᵗ)(m̄[c] − m̄[k]), there is no closed form, and the least t is found
+    by scanning :func:`linear_margins` up to ``max_rounds`` (the ψ term grows
+    relative to the others, so accuracy can also be lost again).
+
+    Examples
+    --------
+    >>> from labelavg.block import BlockModel
+    >>> T = np.full((4, 4), 0.5 / 3) + (0.5 - 0.5 / 3) * np.eye(4)
+    >>> v = full_accuracy(BlockModel(4, 100, 0.4, 0.1), T, 1e-3)
+    >>> v.min_rounds, v.min_rounds_exact
+    (2, 2)
+    """
+    if model.hierarchical:
+        raise ValueError("full_accuracy needs a block model (Result 3); got "
+                         f"superclass_size={model.superclass_size}")
+    lam = _checks.positive_scalar("lam", lam)
+    _checks.integer_at_least("max_rounds", max_rounds, 1)
+    problem = _GroupProblem.build(model, transition, counts, lam, True)
+    mat = np.zeros((model.n_classes,) * 2)
+    mat[problem.true, problem.given] = problem.weights
+    theta, phi, psi = _filters(model, lam)
+    delta = _delta(mat)
+    m_bar = mat.sum(axis=0) / mat.sum()
+    uniform = bool(np.max(np.abs(m_bar - 1 / model.n_classes)) <= _UNIFORM_ATOL)
+    if uniform:
+        linear = _t_star(delta, theta, phi)
+        formula = "t* = floor(log(1 + 1/Δ) / log(φ/θ)) + 1, Δ > 0 (t* = 1 without noise)"
+        notes = ()
+    else:
+        linear = _linear_scan(model, lam, mat, max_rounds)
+        formula = ("least t ≤ max_rounds with θᵗ(e(ŷ)−u) + (φᵗ−θᵗ)(m_c−u) + "
+                   "(ψᵗ−φᵗ)(m̄−u) right for every group (m̄ not uniform)")
+        notes = ("overall label histogram m̄ is not uniform: the ψ term enters "
+                 "the margin and t* has no closed form",)
+    exact = _exact_scan(problem, max_rounds, tol)
+    params = dict(K=model.n_classes, n=model.n_per_class, c=model.c, d=model.d,
+                  lam=lam, theta=theta, phi=phi, psi=psi, delta=delta,
+                  ratio=phi / theta, m_bar_uniform=uniform, max_rounds=max_rounds,
+                  histogram="counts" if counts is not None else "n*T")
+    gap = exact - linear if exact is not None and linear is not None else None
+    return Verdict(holds=linear is not None, margin=delta, min_rounds=linear,
+                   min_rounds_exact=exact, gap=gap, exact_holds=exact is not None,
+                   formula=formula, params=params, notes=notes)
+
+
+# ---------------------------------------------------------------------------
+# Result 4
+# ---------------------------------------------------------------------------
+
+def _plurality_margin(mat):
+    m_c = mat / mat.sum(axis=1, keepdims=True)
+    others = np.where(np.eye(len(m_c), dtype=bool), -np.inf, m_c)
+    return float(np.min(np.diag(m_c) - others.max(axis=1)))
+
+
+def pll_condition(transition=None, model=None, lam=None, *, counts=None, pll_topk=2,
+                  ties="split", tol=1e-10):
+    """Result 4: the PLL student is 100% right iff the plurality condition holds.
+
+    Parameters
+    ----------
+    transition : array (K, K), optional
+        T[c, j] = P(given label j | true class c); rows = true class, sum to 1.
+    model : BlockModel, optional
+        With ``lam``: also solve the exact teacher and PLL student (reduced
+        solver) and report whether the student is 100% right.
+    lam : float, optional
+    counts : array (K, K), optional
+        Exact group counts instead of ``transition`` (needs ``model``).
+    pll_topk : int
+        k of the top-k partial labels (the paper's k = 2).
+    ties : {"split", "all", "index"}
+        Tie rule for the k-th place (:func:`labelavg.distill.pll_targets`).
+    tol : float
+        Newton tolerance.
+
+    Returns
+    -------
+    Verdict
+        ``holds``: plurality T[c,c] > T[c,k] for all k ≠ c; ``margin`` its
+        smallest gap; ``min_rounds`` = 2 (teacher + PLL student) when it holds;
+        ``exact_holds`` / ``min_rounds_exact`` from the exact PLL student.
+        ``params`` lists the groups ``(true, given)`` whose student output ties
+        for the top (``tied_groups``), is plainly wrong (``wrong_groups``), or
+        whose teacher top-k misses the true class (``topk_misses``).
+
+    Notes
+    -----
+    On exactly symmetric data two classes can receive identical partial
+    labels (e.g. K = 2 with k = 2: every target is uniform), so the student's
+    outputs tie and — ties counting as wrong — it fails although the plurality
+    condition holds. Such failures are listed in ``notes`` as ties.
+    """
+    if model is None and counts is not None:
+        raise ValueError("counts needs model (its rows must sum to n_per_class)")
+    mat = _pll_histogram(transition, counts, model)
+    margin = _plurality_margin(mat)
+    holds = margin > 0
+    params = dict(K=mat.shape[0], pll_topk=pll_topk, ties=ties, plurality=margin)
+    verdict = dict(holds=holds, margin=margin, min_rounds=2 if holds else None,
+                   min_rounds_exact=None, gap=None, exact_holds=None,
+                   formula="T[c,c] > T[c,k] for all c and k ≠ c (plurality)",
+                   params=params, notes=())
+    if model is None or lam is None:
+        return Verdict(**verdict)
+    sol = model.solve(transition, counts=counts, lam=lam, rounds=1, pll_topk=pll_topk,
+                      ties=ties, tol=tol)
+    exact = _pll_exact(sol, holds)
+    params.update(exact.pop("params"), n=model.n_per_class, c=model.c, d=model.d,
+                  lam=lam)
+    verdict.update(exact)
+    return Verdict(**verdict)
+
+
+def _pll_histogram(transition, counts, model):
+    if model is not None:
+        problem = _GroupProblem.build(model, transition, counts, 1.0, True)
+        mat = np.zeros((model.n_classes,) * 2)
+        mat[problem.true, problem.given] = problem.weights
+        return mat
+    if transition is None:
+        raise ValueError("pll_condition needs transition (or counts with model)")
+    mat = _checks.finite_array("transition", transition, ndim=2)
+    if mat.shape[0] != mat.shape[1] or np.any(mat < 0):
+        raise ValueError(f"transition must be a square non-negative matrix, got "
+                         f"shape {mat.shape}")
+    if np.max(np.abs(mat.sum(axis=1) - 1)) > 1e-9:
+        raise ValueError("rows of transition must sum to 1 (rows = true class)")
+    return mat
+
+
+def _pll_exact(sol, holds):
+    probs, groups = sol.pll_probs, sol.groups
+    true = groups[:, 0]
+    right = _correct(probs, true)
+    own = probs[true, np.arange(true.size)]
+    rivals = probs.copy()
+    rivals[true, np.arange(true.size)] = -np.inf
+    tied = ~right & (np.abs(own - rivals.max(axis=0)) <= TIE_TOL)
+    teacher = sol.probs[0]
+    kth = -np.sort(-teacher, axis=0)[sol.pll_topk - 1]
+    misses = teacher[true, np.arange(true.size)] < kth - TIE_TOL
+    as_list = lambda mask: [tuple(int(x) for x in g) for g in groups[mask]]
+    notes = []
+    if tied.any():
+        notes.append(f"PLL student ties for the top on groups {as_list(tied)} "
+                     "(identical partial labels across classes); ties count as wrong")
+    if holds and (~right & ~tied).any():
+        notes.append(f"plurality holds but the PLL student is wrong on groups "
+                     f"{as_list(~right & ~tied)}")
+    exact = bool(right.all())
+    sol_params = dict(tied_groups=as_list(tied), wrong_groups=as_list(~right & ~tied),
+                      topk_misses=as_list(misses), pll_accuracy=sol.pll_accuracy.all,
+                      teacher_accuracy=sol.accuracy[0].all)
+    return dict(min_rounds_exact=2 if exact else None, exact_holds=exact,
+                gap=0 if exact and holds else None, notes=tuple(notes),
+                params={**sol_params})
+
+
+# ---------------------------------------------------------------------------
+# sympy forms
+# ---------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class SymbolicForms:
+    """Sympy expressions of the block model's filters and Result 3.
+
+    Attributes
+    ----------
+    mu1, mu2, mu3 : sympy.Expr
+        Eigenvalues in n, K, c, d.
+    theta, phi, psi : sympy.Expr
+        g(μ) = μ/(μ + K·Kn·λ) of each.
+    noisy_margin : sympy.Expr
+        (φᵗ − θᵗ)(T_cc − T_cj) − θᵗ: positive iff a noisy instance (true c,
+        label j) is right after t fits (uniform m̄).
+    t_star : sympy.Expr
+        ⌊log(1 + 1/Δ)/log(φ/θ)⌋ + 1.
+    delta_symmetric : sympy.Expr
+        Δ = 1 − ηK/(K − 1) for symmetric noise.
+    symbols : dict
+        Name → sympy symbol: n, K, c, d, lam, t, eta, Delta, T_cc, T_cj.
+    """
+
+    mu1: object
+    mu2: object
+    mu3: object
+    theta: object
+    phi: object
+    psi: object
+    noisy_margin: object
+    t_star: object
+    delta_symmetric: object
+    symbols: dict
+
+
+def symbolic_forms():
+    """Result 2/3 in sympy: eigenvalues, θ, φ, ψ, the noisy margin and t*.
+
+    Returns
+    -------
+    SymbolicForms
+        Print, differentiate or ``sympy.lambdify`` them.
+
+    Examples
+    --------
+    >>> f = symbolic_forms()
+    >>> s = f.symbols
+    >>> vals = {s["n"]: 100, s["K"]: 4, s["c"]: 0.4, s["d"]: 0.1, s["lam"]: 1e-3}
+    >>> round(float(f.theta.subs(vals)), 4)
+    0.2727
+    """
+    import sympy as sp
+
+    spec = symbolic_spectrum()
+    sy = dict(spec.symbols)
+    lam, t, eta, delta = sp.symbols("lambda t eta Delta", positive=True)
+    tcc, tcj = sp.symbols("T_cc T_cj", nonnegative=True)
+    sy.update(lam=lam, t=t, eta=eta, Delta=delta, T_cc=tcc, T_cj=tcj)
+    n, k = sy["n"], sy["K"]
+    g = [mu / (mu + k * (k * n) * lam) for mu in spec.values]
+    theta, phi, psi = g
+    margin = (phi ** t - theta ** t) * (tcc - tcj) - theta ** t
+    t_star = sp.floor(sp.log(1 + 1 / delta) / sp.log(phi / theta)) + 1
+    return SymbolicForms(*spec.values, theta, phi, psi, margin, t_star,
+                         1 - eta * k / (k - 1), sy)
