@@ -34,6 +34,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import scipy.linalg
 
 from . import _checks
 from .gram import block_gram, hierarchical_gram
@@ -563,7 +564,9 @@ def _newton_direction(problem, probs, resid):
     np.add.at(v, problem.true, alpha * problem.weights[:, None, None] * rinv_h)
     system = np.eye(kc * k) + np.einsum("bij,ab->biaj", v, problem.class_gram).reshape(
         kc * k, kc * k)
-    s = np.linalg.solve(system, -u.reshape(-1)).reshape(kc, k)
+    # scipy's LAPACK: numpy's bundled OpenBLAS can be very slow on small dense
+    # systems when cores are oversubscribed.
+    s = scipy.linalg.solve(system, -u.reshape(-1)).reshape(kc, k)
     w = problem.class_gram @ s                                            # (Kc, K)
     delta = -rinv_r - alpha * np.einsum("gij,gj->gi", rinv_h, w[problem.true])
     return delta.T
@@ -608,7 +611,7 @@ def _linear_operator(problem):
     g = problem.true.size
     mix_t = problem.mix(np.eye(g))           # row h -> Gram map of e_h: Mᵀ
     shift = problem.n_classes * problem.n_lam
-    return np.linalg.solve((mix_t + shift * np.eye(g)).T, mix_t.T).T
+    return scipy.linalg.solve((mix_t + shift * np.eye(g)).T, mix_t.T).T
 
 
 def _fit_linear(problem, targets, op):
