@@ -141,6 +141,21 @@ def _linear_scan(model, lam, counts, max_rounds):
     return None
 
 
+def _linearised(model, lam, mat, delta, max_rounds):
+    """Linearised least round: t* formula (uniform m̄) or the ψ-margin scan."""
+    m_bar = mat.sum(axis=0) / mat.sum()
+    if np.max(np.abs(m_bar - 1 / model.n_classes)) <= _UNIFORM_ATOL:
+        theta, phi, _ = _filters(model, lam)
+        return (_t_star(delta, theta, phi),
+                "t* = floor(log(1 + 1/Δ) / log(φ/θ)) + 1, Δ > 0 (t* = 1 without noise)",
+                (), True)
+    formula = ("least t ≤ max_rounds with θᵗ(e(ŷ)−u) + (φᵗ−θᵗ)(m_c−u) + "
+               "(ψᵗ−φᵗ)(m̄−u) right for every group (m̄ not uniform)")
+    notes = ("overall label histogram m̄ is not uniform: the ψ term enters the "
+             "margin and t* has no closed form",)
+    return _linear_scan(model, lam, mat, max_rounds), formula, notes, False
+
+
 def _exact_scan(problem, max_rounds, tol):
     """Least t ≤ max_rounds at which every group is right (exact solver)."""
     for t, fit in enumerate(_iterate_rounds(problem, max_rounds, "exact", tol), 1):
@@ -153,7 +168,7 @@ def _exact_scan(problem, max_rounds, tol):
 
 
 def full_accuracy(model, transition=None, lam=None, *, counts=None, max_rounds=50,
-                  tol=1e-10):
+                  exact=True, tol=1e-10):
     """Result 3: when multi-round self-distillation reaches 100% accuracy.
 
     Parameters
@@ -169,6 +184,9 @@ def full_accuracy(model, transition=None, lam=None, *, counts=None, max_rounds=5
         Exact group counts instead (rows = true class, summing to n).
     max_rounds : int
         Largest t searched for the exact least round.
+    exact : bool
+        False skips the exact solver (``min_rounds_exact``, ``gap`` and
+        ``exact_holds`` are then None): the linearised verdict only.
     tol : float
         Newton tolerance of the reduced solver.
 
@@ -206,26 +224,16 @@ def full_accuracy(model, transition=None, lam=None, *, counts=None, max_rounds=5
     mat[problem.true, problem.given] = problem.weights
     theta, phi, psi = _filters(model, lam)
     delta = _delta(mat)
-    m_bar = mat.sum(axis=0) / mat.sum()
-    uniform = bool(np.max(np.abs(m_bar - 1 / model.n_classes)) <= _UNIFORM_ATOL)
-    if uniform:
-        linear = _t_star(delta, theta, phi)
-        formula = "t* = floor(log(1 + 1/Δ) / log(φ/θ)) + 1, Δ > 0 (t* = 1 without noise)"
-        notes = ()
-    else:
-        linear = _linear_scan(model, lam, mat, max_rounds)
-        formula = ("least t ≤ max_rounds with θᵗ(e(ŷ)−u) + (φᵗ−θᵗ)(m_c−u) + "
-                   "(ψᵗ−φᵗ)(m̄−u) right for every group (m̄ not uniform)")
-        notes = ("overall label histogram m̄ is not uniform: the ψ term enters "
-                 "the margin and t* has no closed form",)
-    exact = _exact_scan(problem, max_rounds, tol)
+    linear, formula, notes, uniform = _linearised(model, lam, mat, delta, max_rounds)
+    least = _exact_scan(problem, max_rounds, tol) if exact else None
     params = dict(K=model.n_classes, n=model.n_per_class, c=model.c, d=model.d,
                   lam=lam, theta=theta, phi=phi, psi=psi, delta=delta,
                   ratio=phi / theta, m_bar_uniform=uniform, max_rounds=max_rounds,
                   histogram="counts" if counts is not None else "n*T")
-    gap = exact - linear if exact is not None and linear is not None else None
+    gap = least - linear if least is not None and linear is not None else None
     return Verdict(holds=linear is not None, margin=delta, min_rounds=linear,
-                   min_rounds_exact=exact, gap=gap, exact_holds=exact is not None,
+                   min_rounds_exact=least, gap=gap,
+                   exact_holds=(least is not None) if exact else None,
                    formula=formula, params=params, notes=notes)
 
 
