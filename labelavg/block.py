@@ -80,8 +80,8 @@ class BlockSpectrum:
 
     def eigvals(self):
         """All N eigenvalues as a multiset, ascending (integer n only)."""
-        mult = [_checks.integer_at_least("multiplicity", int(round(m)), 0)
-                for m in self.multiplicities]
+        self.model._require_integer_n("eigvals")
+        mult = np.rint(self.multiplicities).astype(np.intp)
         return np.sort(np.repeat(self.values, mult))
 
     def projectors(self):
