@@ -37,14 +37,11 @@ import numpy as np
 import scipy.linalg
 
 from . import _checks
+from .distill import Accuracy, correct_predictions, pll_targets
 from .gram import block_gram, hierarchical_gram
 
 __all__ = ["BlockModel", "BlockSpectrum", "BlockSolution", "SymbolicSpectrum",
-           "labels_from_counts", "symbolic_spectrum", "TIE_TOL"]
-
-#: Two output probabilities closer than this are a tie; a tie for the largest
-#: output is *not* a correct prediction (see :func:`_correct`).
-TIE_TOL = 1e-9
+           "labels_from_counts", "symbolic_spectrum"]
 
 #: Relative tolerance on row sums of ``counts`` / ``transition``.
 _SUM_RTOL = 1e-9
@@ -380,8 +377,9 @@ class BlockModel:
             ``"exact"``: the softmax fixed point, by Newton's method.
             ``"linear"``: the linearised closed form of Result 1,
             Y⁽ᵗ⁾ − u = (Y⁽ᵗ⁻¹⁾ − u) G restricted to groups.
-        pll_topk : int
-            k of the PLL student's top-k targets (THEORY.md, Result 4).
+        pll_topk : int or None
+            k of the PLL student's top-k targets (THEORY.md, Result 4),
+            1 ≤ k ≤ K − 1; None skips the PLL student (its fields are None).
         ties : {"split", "all", "index"}
             Tie rule for the k-th place, see :func:`labelavg.distill.pll_targets`.
         self_term : bool
@@ -407,11 +405,21 @@ class BlockModel:
         _checks.choice("method", method, {"exact", "linear"})
         _checks.integer_at_least("rounds", rounds, 1)
         lam = _checks.positive_scalar("lam", lam)
+        _check_topk(pll_topk, self.n_classes)
         problem = _GroupProblem.build(self, transition, counts, lam, self_term)
         path = list(_iterate_rounds(problem, rounds, method, tol, max_iter))
-        teacher = path[0].probs
-        pll = _pll_fit(problem, teacher, method, pll_topk, ties, tol, max_iter)
+        pll = (_pll_fit(problem, path[0].probs, method, pll_topk, ties, tol, max_iter)
+               if pll_topk is not None else None)
         return _assemble(problem, method, path, pll, pll_topk, ties)
+
+
+def _check_topk(pll_topk, n_classes):
+    if pll_topk is None:
+        return
+    _checks.integer_at_least("pll_topk", pll_topk, 1)
+    if pll_topk >= n_classes:
+        raise ValueError(f"pll_topk must be in 1..K-1 = 1..{n_classes - 1} (or None "
+                         f"to skip the PLL student), got {pll_topk}")
 
 
 def _real(name, value):
@@ -632,9 +640,6 @@ def _iterate_rounds(problem, rounds, method, tol=1e-10, max_iter=200):
 
 
 def _pll_fit(problem, teacher, method, pll_topk, ties, tol, max_iter):
-    from .distill import pll_targets
-
-    _checks.integer_at_least("pll_topk", pll_topk, 1)
     targets = np.asarray(pll_targets(teacher, k=pll_topk, ties=ties), dtype=float)
     if method == "linear":
         return targets, _fit_linear(problem, targets, _linear_operator(problem))
@@ -645,18 +650,8 @@ def _pll_fit(problem, teacher, method, pll_topk, ties, tol, max_iter):
 # accuracies and the result
 # ---------------------------------------------------------------------------
 
-def _correct(probs, true, tie_tol=TIE_TOL):
-    """Group g is right iff p[true] exceeds every other output by more than tie_tol."""
-    own = probs[true, np.arange(true.size)]
-    others = probs.copy()
-    others[true, np.arange(true.size)] = -np.inf
-    return own > others.max(axis=0) + tie_tol
-
-
 def _accuracy(problem, probs):
-    from .distill import Accuracy
-
-    right = _correct(probs, problem.true)
+    right = correct_predictions(probs, problem.true)
     clean = problem.true == problem.given
     parts = []
     for mask in (np.ones_like(clean), clean, ~clean):
@@ -670,7 +665,7 @@ def _fresh(problem, targets, fit, method):
     logits = problem.fresh_logits(targets, fit.probs)
     k = problem.n_classes
     probs = _softmax(logits) if method == "exact" else (1.0 + logits) / k
-    acc = float(np.mean(_correct(logits, np.arange(k))))
+    acc = float(np.mean(correct_predictions(logits, np.arange(k))))
     return logits, probs, acc
 
 
@@ -698,7 +693,8 @@ class BlockSolution:
         Label-correction accuracy per round, count-weighted: ``all``, ``clean``
         (given = true), ``noisy``; NaN for an empty set. A group is correct iff
         its output at the true class beats every other output by more than
-        :data:`TIE_TOL`: **a tie for the top is counted as wrong**.
+        ``labelavg.distill.TIE_TOL``: **a tie for the top is counted as wrong**
+        (:func:`labelavg.distill.correct_predictions`).
     fresh_logits, fresh_probs : ndarray (rounds, K, K)
         Outputs for a new instance of each class (column a = class a): logits
         (1/(Nλ)) Σ_h n_h (q_h − p_h) Φ(a, a(h)), no self term; probs by softmax
@@ -711,7 +707,8 @@ class BlockSolution:
     pll_fresh_logits : ndarray (K, K)
     pll_fresh_accuracy : float
     pll_residual : float
-    pll_topk : int
+        (All PLL fields are None when ``pll_topk`` is None.)
+    pll_topk : int or None
     ties : str
     """
 
@@ -742,6 +739,17 @@ class BlockSolution:
         """Number of fits t."""
         return self.probs.shape[0]
 
+    def all_right(self, pll=False):
+        """Whether every group is predicted right, per round ``(rounds,)`` (or PLL: bool).
+
+        Unlike ``accuracy[t].all == 1`` this does not depend on the group
+        weights, so a group with a tiny count still counts (ties are wrong).
+        """
+        true = self.groups[:, 0]
+        if pll:
+            return bool(np.all(correct_predictions(self.pll_probs, true)))
+        return np.array([bool(np.all(correct_predictions(p, true))) for p in self.probs])
+
     def expand(self, values):
         """Repeat per-group values (..., G) to instances (..., N) (integer counts).
 
@@ -757,8 +765,6 @@ class BlockSolution:
 def _assemble(problem, method, path, pll, pll_topk, ties):
     targets = [problem.onehot_given()] + [fit.probs for fit in path[:-1]]
     fresh = [_fresh(problem, q, fit, method) for q, fit in zip(targets, path)]
-    pll_q, pll_fit = pll
-    pll_fresh = _fresh(problem, pll_q, pll_fit, method)
     return BlockSolution(
         model=problem.model, lam=problem.lam, method=method,
         groups=np.stack([problem.true, problem.given], axis=1),
@@ -771,7 +777,15 @@ def _assemble(problem, method, path, pll, pll_topk, ties):
         fresh_logits=np.stack([f[0] for f in fresh]),
         fresh_probs=np.stack([f[1] for f in fresh]),
         fresh_accuracy=np.array([f[2] for f in fresh]),
-        pll_targets=pll_q, pll_probs=pll_fit.probs,
-        pll_accuracy=_accuracy(problem, pll_fit.probs),
-        pll_fresh_logits=pll_fresh[0], pll_fresh_accuracy=pll_fresh[2],
-        pll_residual=pll_fit.residual, pll_topk=pll_topk, ties=ties)
+        **_pll_fields(problem, method, pll), pll_topk=pll_topk, ties=ties)
+
+
+def _pll_fields(problem, method, pll):
+    names = ("pll_targets", "pll_probs", "pll_accuracy", "pll_fresh_logits",
+             "pll_fresh_accuracy", "pll_residual")
+    if pll is None:
+        return dict.fromkeys(names)
+    targets, fit = pll
+    logits, _, fresh_acc = _fresh(problem, targets, fit, method)
+    return dict(zip(names, (targets, fit.probs, _accuracy(problem, fit.probs), logits,
+                            fresh_acc, fit.residual)))

@@ -21,8 +21,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import _checks
-from .block import (TIE_TOL, _correct, _GroupProblem, _iterate_rounds,
-                    symbolic_spectrum)
+from .block import _GroupProblem, _iterate_rounds, symbolic_spectrum
+from .distill import TIE_TOL, correct_predictions
 
 __all__ = ["Verdict", "SymbolicForms", "full_accuracy", "pll_condition",
            "linear_margins", "symbolic_forms"]
@@ -162,7 +162,7 @@ def _exact_scan(problem, max_rounds, tol):
         if not fit.converged:
             raise RuntimeError(f"reduced solver did not converge at round {t}: "
                                f"residual {fit.residual:.3g}")
-        if np.all(_correct(fit.probs, problem.true)):
+        if np.all(correct_predictions(fit.probs, problem.true)):
             return t
     return None
 
@@ -280,10 +280,11 @@ def pll_condition(transition=None, model=None, lam=None, *, counts=None, pll_top
 
     Notes
     -----
-    On exactly symmetric data two classes can receive identical partial
-    labels (e.g. K = 2 with k = 2: every target is uniform), so the student's
-    outputs tie and — ties counting as wrong — it fails although the plurality
-    condition holds. Such failures are listed in ``notes`` as ties.
+    Two classes can receive identical partial labels on exactly symmetric
+    data (e.g. asymmetric noise with a strong ridge: every instance of class c
+    gets {c, c + 1}), so the student's outputs tie and — ties counting as
+    wrong — it fails although the plurality condition holds. Such failures
+    are listed in ``notes`` as ties. ``pll_topk`` must be ≤ K − 1.
     """
     if model is None and counts is not None:
         raise ValueError("counts needs model (its rows must sum to n_per_class)")
@@ -326,7 +327,7 @@ def _pll_histogram(transition, counts, model):
 def _pll_exact(sol, holds):
     probs, groups = sol.pll_probs, sol.groups
     true = groups[:, 0]
-    right = _correct(probs, true)
+    right = correct_predictions(probs, true)
     own = probs[true, np.arange(true.size)]
     rivals = probs.copy()
     rivals[true, np.arange(true.size)] = -np.inf

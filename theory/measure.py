@@ -48,9 +48,9 @@ def regimes(k=4, n=100, c=0.4, d=0.1, lam=2e-4, rounds=8, step=0.01):
         fresh = np.zeros((rounds + 1, etas.size), bool)
         for i, eta in enumerate(etas):
             sol = model.solve(make(k, eta), lam=lam, rounds=rounds)
-            train[:-1, i] = [acc.all == 1.0 for acc in sol.accuracy]
+            train[:-1, i] = sol.all_right()
             fresh[:-1, i] = sol.fresh_accuracy == 1.0
-            train[-1, i] = sol.pll_accuracy.all == 1.0
+            train[-1, i] = sol.all_right(pll=True)
             fresh[-1, i] = sol.pll_fresh_accuracy == 1.0
         out[name] = (train, fresh)
     return etas, out

@@ -24,10 +24,11 @@ y[c] − y[k] = θ + (φ − θ)(T_cc − T_ck). Numerically, on a grid of symme
 and asymmetric noise and λ, the exact softmax teacher and PLL student (reduced
 solver) are solved: top-2 coverage must match plurality exactly, and a student
 under plurality may fail only by exact ties. Tie failures are printed: they
-happen when every instance of a class gets the same two-class target set (K = 2;
-asymmetric noise with a strong ridge, where the teacher is already 100% right
+happen when every instance of a class gets the same two-class target set
+(asymmetric noise with a strong ridge, where the teacher is already 100% right
 and all of class c gets {c, c + 1}), so Result 4's "for any λ" needs the
-"ties aside" proviso.
+"ties aside" proviso. (K = 2 with k = 2 would give uniform targets; top-k
+needs k ≤ K − 1 and refuses it.)
 
 Run: ``python theory/pll.py``.
 """
@@ -77,10 +78,6 @@ def grid():
                 rows.append((name, eta, lam, v.holds, len(p["topk_misses"]),
                              p["pll_accuracy"], len(p["tied_groups"]),
                              len(p["wrong_groups"])))
-    v = pll_condition(symmetric(2, 0.2), BlockModel(2, 50, 0.4, 0.1), 1e-3)
-    rows.append(("symmetric K=2", 0.2, 1e-3, v.holds, len(v.params["topk_misses"]),
-                 v.params["pll_accuracy"], len(v.params["tied_groups"]),
-                 len(v.params["wrong_groups"])))
     return rows
 
 

@@ -1,0 +1,210 @@
+"""Tests of labelavg.theorems: Result 3 (t*), Result 4 (PLL), sympy forms.
+
+Symbols: K classes, n per class, c/d correlations, λ, η corruption rate,
+T[c, j] = P(given j | true c), θ = g(μ₁), φ = g(μ₂), Δ the noisy margin.
+"""
+
+import math
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, assume, example, given, settings
+from hypothesis import strategies as st
+
+from labelavg.block import BlockModel
+from labelavg.noise import asymmetric, exact_counts, symmetric
+from labelavg.theorems import (Verdict, full_accuracy, linear_margins, pll_condition,
+                               symbolic_forms)
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_blas_thread():
+    """OpenBLAS threads thrash on a loaded 2-core box; the sizes here are small."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        yield
+        return
+    with threadpool_limits(1):
+        yield
+
+
+def _exact_counts(n, transition):
+    return np.stack([exact_counts(n, row, c) for c, row in enumerate(transition)])
+
+
+# ---------------------------------------------------------------------------
+# THEORY.md's measured reference values (an independent check)
+# ---------------------------------------------------------------------------
+
+@pytest.mark.parametrize("lam, eta, formula, exact", [
+    (1e-3, 0.5, 2, 2),
+    (2e-4, 0.5, 4, 4),
+    (2e-4, 0.7, 7, 8),
+])
+@pytest.mark.parametrize("histogram", ["n*T", "counts"])
+def test_theory_reference_values(lam, eta, formula, exact, histogram):
+    model = BlockModel(4, 100, 0.4, 0.1)
+    transition = symmetric(4, eta)
+    if histogram == "n*T":
+        verdict = full_accuracy(model, transition, lam)
+    else:
+        verdict = full_accuracy(model, lam=lam, counts=_exact_counts(100, transition))
+    assert verdict.holds and verdict.exact_holds
+    assert verdict.min_rounds == formula
+    assert verdict.min_rounds_exact == exact
+    assert verdict.gap == exact - formula
+
+
+# ---------------------------------------------------------------------------
+# the linearised condition is exact for the linearised model
+# ---------------------------------------------------------------------------
+
+def _boundary_distance(verdict, t):
+    """Linearised probability margin (φᵗ − θᵗ)Δ − θᵗ of the worst noisy instance."""
+    p = verdict.params
+    return (p["phi"] ** t - p["theta"] ** t) * p["delta"] - p["theta"] ** t
+
+
+@settings(max_examples=100, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.too_slow])
+@given(k=st.integers(2, 6), n=st.integers(2, 300), c=st.floats(0.05, 0.95),
+       frac_d=st.floats(0, 0.95), log_lam=st.floats(-6, 0), frac_eta=st.floats(0, 0.999),
+       kind=st.sampled_from(["symmetric", "asymmetric"]))
+@example(k=2, n=10, c=0.5, frac_d=0.2, log_lam=-3, frac_eta=0.0, kind="symmetric")
+@example(k=4, n=100, c=0.4, frac_d=0.25, log_lam=-3, frac_eta=0.9, kind="symmetric")
+@example(k=2, n=2, c=0.5, frac_d=0.0, log_lam=-1, frac_eta=1e-300, kind="symmetric")
+def test_linear_condition_predicts_linear_model(k, n, c, frac_d, log_lam, frac_eta, kind):
+    eta = frac_eta * (k - 1) / k
+    transition = (symmetric if kind == "symmetric" else asymmetric)(k, eta)
+    model, lam = BlockModel(k, n, c, c * frac_d), 10.0 ** log_lam
+    verdict = full_accuracy(model, transition, lam, exact=False)
+    assert verdict.exact_holds is None and verdict.params["m_bar_uniform"]
+    t_star = verdict.min_rounds
+    rounds = 12 if t_star is None else min(t_star + 2, 40)
+    if verdict.margin != math.inf:
+        assume(abs(verdict.margin) > 1e-9)
+        assume(all(abs(_boundary_distance(verdict, t)) > 1e-8
+                   for t in range(1, rounds + 1)))
+    sol = model.solve(transition, lam=lam, rounds=rounds, method="linear", pll_topk=None)
+    full = sol.all_right().tolist()
+    predicted = [t_star is not None and t >= t_star for t in range(1, rounds + 1)]
+    assert full == predicted
+
+
+def test_linear_margins_cover_non_uniform_histogram():
+    # not doubly stochastic: m̄ is not uniform, the ψ term enters
+    transition = np.array([[0.6, 0.3, 0.1], [0.05, 0.8, 0.15], [0.25, 0.1, 0.65]])
+    model, lam = BlockModel(3, 50, 0.5, 0.2), 3e-4
+    verdict = full_accuracy(model, transition, lam, max_rounds=30)
+    assert not verdict.params["m_bar_uniform"] and verdict.notes
+    sol = model.solve(transition, lam=lam, rounds=30, method="linear")
+    for t in range(1, 31):
+        margin = linear_margins(model, lam, 50 * transition, t)
+        assert (margin > 0) == (sol.accuracy[t - 1].all == 1.0)
+    first = next(t for t in range(1, 31) if sol.accuracy[t - 1].all == 1.0)
+    assert verdict.min_rounds == first
+
+
+def test_infeasible_and_noise_free():
+    model = BlockModel(4, 100, 0.4, 0.1)
+    bad = full_accuracy(model, symmetric(4, 0.75), 1e-3, max_rounds=10)
+    assert not bad.holds and bad.min_rounds is None and bad.margin == pytest.approx(0)
+    assert bad.min_rounds_exact is None and bad.exact_holds is False
+    clean = full_accuracy(model, np.eye(4), 1e-3)
+    assert clean.min_rounds == 1 and clean.min_rounds_exact == 1 and clean.gap == 0
+
+
+def test_full_accuracy_rejects_bad_input():
+    model = BlockModel(4, 10, 0.4, 0.1)
+    with pytest.raises(ValueError, match="lam"):
+        full_accuracy(model, symmetric(4, 0.2), -1.0)
+    with pytest.raises(ValueError, match="block model"):
+        full_accuracy(BlockModel(4, 10, 0.4, 0.1, superclass_size=2, e=0.0),
+                      symmetric(4, 0.2), 1e-3)
+    with pytest.raises(ValueError, match="transition"):
+        full_accuracy(model, np.ones((4, 4)), 1e-3)
+
+
+def test_verdict_is_frozen():
+    verdict = full_accuracy(BlockModel(2, 10, 0.4, 0.1), symmetric(2, 0.1), 1e-2)
+    assert isinstance(verdict, Verdict)
+    with pytest.raises(AttributeError):
+        verdict.holds = False
+
+
+# ---------------------------------------------------------------------------
+# sympy forms
+# ---------------------------------------------------------------------------
+
+def test_symbolic_t_star_matches_numeric():
+    import sympy as sp
+
+    forms = symbolic_forms()
+    s = forms.symbols
+    args = (s["n"], s["K"], s["c"], s["d"], s["lam"], s["eta"])
+    delta = forms.delta_symmetric
+    t_star = sp.lambdify(args, forms.t_star.subs(s["Delta"], delta))
+    for lam, eta in [(1e-3, 0.5), (2e-4, 0.5), (2e-4, 0.7), (1e-5, 0.3)]:
+        verdict = full_accuracy(BlockModel(4, 100, 0.4, 0.1), symmetric(4, eta), lam,
+                                exact=False)
+        assert int(t_star(100, 4, 0.4, 0.1, lam, eta)) == verdict.min_rounds
+
+
+def test_symbolic_noisy_margin_sign_and_derivative():
+    import sympy as sp
+
+    forms = symbolic_forms()
+    s = forms.symbols
+    vals = {s["n"]: 100, s["K"]: 4, s["c"]: sp.Rational(2, 5), s["d"]: sp.Rational(1, 10),
+            s["lam"]: sp.Rational(1, 1000), s["T_cc"]: sp.Rational(1, 2),
+            s["T_cj"]: sp.Rational(1, 6)}
+    assert forms.noisy_margin.subs(vals).subs(s["t"], 1) < 0     # teacher wrong
+    assert forms.noisy_margin.subs(vals).subs(s["t"], 2) > 0     # first student right
+    # more ridge, smaller filter: dθ/dλ < 0
+    assert sp.diff(forms.theta, s["lam"]).subs(vals) < 0
+
+
+# ---------------------------------------------------------------------------
+# Result 4: the PLL student
+# ---------------------------------------------------------------------------
+
+@pytest.mark.parametrize("lam", [1e-5, 1e-3, 1e-1])
+def test_pll_reaches_full_accuracy_under_plurality(lam):
+    model = BlockModel(4, 100, 0.4, 0.1)
+    verdict = pll_condition(symmetric(4, 0.7), model, lam)
+    assert verdict.holds and verdict.exact_holds
+    assert verdict.min_rounds == verdict.min_rounds_exact == 2
+    if lam < 1e-2:                           # a strong ridge makes the teacher right
+        assert verdict.params["teacher_accuracy"] < 1.0
+
+
+def test_pll_fails_without_plurality():
+    transition = asymmetric(4, 0.7)          # T[c,c] = 0.3 < T[c,c+1] = 0.35
+    verdict = pll_condition(transition, BlockModel(4, 100, 0.4, 0.1), 1e-3)
+    assert not verdict.holds and verdict.margin < 0
+    assert verdict.exact_holds is False and verdict.params["wrong_groups"]
+
+
+def test_pll_tie_failure_is_reported():
+    # asymmetric noise, strong ridge: all of class c gets {c, c + 1} -> exact ties
+    verdict = pll_condition(asymmetric(4, 0.3), BlockModel(4, 100, 0.4, 0.1), 0.1)
+    assert verdict.holds and verdict.exact_holds is False
+    assert verdict.params["teacher_accuracy"] == 1.0
+    assert len(verdict.params["tied_groups"]) == 16 and not verdict.params["wrong_groups"]
+    assert any("tie" in note for note in verdict.notes)
+
+
+def test_top2_covers_true_class_without_plurality():
+    # the converse of Result 4's first step fails (see theory/README.md)
+    verdict = pll_condition(asymmetric(4, 0.7), BlockModel(4, 100, 0.4, 0.1), 0.1)
+    assert not verdict.holds and not verdict.params["topk_misses"]
+    assert verdict.exact_holds is False
+
+
+def test_pll_condition_without_model_is_plurality_only():
+    verdict = pll_condition(symmetric(5, 0.75))
+    assert verdict.holds and verdict.exact_holds is None
+    assert verdict.margin == pytest.approx(0.25 - 0.75 / 4)
+    with pytest.raises(ValueError, match="transition"):
+        pll_condition(np.ones((3, 3)))
