@@ -1,1 +1,20 @@
-"""labelavg: self-distillation in linear probing as label averaging."""
+"""labelavg: self-distillation in linear probing as label averaging.
+
+Exact and linearised solutions of multi-round self-distillation of a softmax
+linear probe on fixed features (Jeong & Chung, ICLR 2025), the PLL student,
+block-model theorem checks, phase diagrams and a NumPy/CuPy path for real
+features. Notation follows THEORY.md: K classes, n per class, N = Kn, λ ``lam``,
+Φ ``gram``, t the fit number (t = 1 the teacher).
+"""
+
+from .block import BlockModel
+from .distill import Accuracy, DistillPath, distill, linear_path, pll_targets
+from .fixed_point import FitResult, fit_probs
+from .gram import Spectrum, block_gram, hierarchical_gram, spectrum
+from .theorems import Verdict, full_accuracy, pll_condition
+
+__all__ = [
+    "Accuracy", "BlockModel", "DistillPath", "FitResult", "Spectrum", "Verdict",
+    "block_gram", "distill", "fit_probs", "full_accuracy", "hierarchical_gram",
+    "linear_path", "pll_condition", "pll_targets", "spectrum",
+]

@@ -1,0 +1,331 @@
+"""Multi-round self-distillation, its linearised closed form, and the PLL student.
+
+Symbols: K ``n_classes``, N ``n_samples``, λ ``lam``, t the fit number
+(t = 1 teacher, t ≥ 2 students; ``rounds`` fits in all), Φ ``gram`` (N, N),
+F ``features`` (N, D), Y⁽ᵗ⁾ the outputs (K, N) of fit t, Y⁽⁰⁾ the one-hot given
+labels, u = 1/K, G = Φ(Φ + KNλI)⁻¹.
+
+Fit t is trained on Q = Y⁽ᵗ⁻¹⁾. The PLL student is one extra fit on the
+teacher's partial labels: Q_i uniform over the top-k classes of Y⁽¹⁾_i.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from . import _checks
+from .fixed_point import _Dual, _Primal, _newton
+from .gram import Spectrum, round_filter, spectrum
+
+__all__ = ["Accuracy", "DistillPath", "distill", "linear_path", "pll_targets",
+           "correct_predictions", "TIES", "TIE_TOL"]
+
+#: Tie rules for the k-th place of the PLL targets, see :func:`pll_targets`.
+TIES = ("split", "all", "index")
+
+#: Two probabilities closer than this are tied (PLL targets and accuracy).
+TIE_TOL = 1e-9
+
+
+@dataclass(frozen=True)
+class Accuracy:
+    """Label-correction accuracy: argmax of training outputs vs true labels.
+
+    ``clean`` covers instances whose given label is their true class, ``noisy``
+    the others; a fraction in [0, 1], NaN when the set is empty.
+    """
+
+    all: float
+    clean: float
+    noisy: float
+
+
+@dataclass(frozen=True)
+class DistillPath:
+    """Outputs of every fit of multi-round self-distillation and of the PLL student.
+
+    Attributes
+    ----------
+    probs : ndarray (rounds, K, N)
+        ``probs[t - 1]`` is Y⁽ᵗ⁾; ``probs[0]`` is the teacher.
+    pll_targets, pll_probs : ndarray (K, N)
+        The PLL student's targets (from the teacher) and outputs.
+    method : str
+        ``"exact"`` (softmax fits) or ``"linear"`` (Result 1).
+    lam : float
+    fits : tuple of FitResult
+        One per round, then the PLL fit; empty for ``method="linear"``.
+    accuracy : tuple of Accuracy or None
+        Label-correction accuracy per round, when ``true_labels`` was given.
+    pll_accuracy : Accuracy or None
+    """
+
+    probs: np.ndarray
+    pll_targets: np.ndarray
+    pll_probs: np.ndarray
+    method: str
+    lam: float
+    fits: tuple
+    accuracy: tuple | None
+    pll_accuracy: Accuracy | None
+
+    @property
+    def rounds(self):
+        """Number of fits t = 1..rounds."""
+        return self.probs.shape[0]
+
+
+def distill(gram, labels, lam, rounds, *, method="exact", pll_topk=2, ties="split",
+            true_labels=None, n_classes=None, features=None, tol=1e-10, max_iter=100):
+    """Run ``rounds`` fits of self-distillation and the PLL student.
+
+    Parameters
+    ----------
+    gram : array (N, N) or None
+        Gram matrix Φ; may be None when ``features`` is given.
+    labels : int array (N,)
+        Given (possibly noisy) labels in 0..K-1.
+    lam : float
+        Ridge strength λ > 0.
+    rounds : int
+        Number of fits (>= 1); fit 1 is the teacher.
+    method : {"exact", "linear"}
+        Exact softmax fits (Newton, each warm-started from the previous round's
+        coefficients) or the linearised closed form (:func:`linear_path`).
+    pll_topk : int
+        k of the PLL targets, 1 <= k <= K-1.
+    ties : {"split", "all", "index"}
+        Tie rule at the k-th place, see :func:`pll_targets`.
+    true_labels : int array (N,), optional
+        Enables label-correction accuracy per round.
+    n_classes : int, optional
+        K; default ``max(labels, true_labels) + 1``.
+    features : array (N, D), optional
+        Feature rows F; the primal solver (or thin SVD for ``"linear"``) is used.
+    tol, max_iter :
+        Passed to every exact fit (see :func:`labelavg.fit_probs`).
+
+    Returns
+    -------
+    DistillPath
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from labelavg.gram import block_gram, block_labels
+    >>> true = block_labels(3, 4)
+    >>> given = true.copy(); given[0] = 1
+    >>> path = distill(block_gram(3, 4, 0.5, 0.1), given, 3e-2, 3, true_labels=true)
+    >>> [round(a.noisy, 2) for a in path.accuracy]
+    [0.0, 1.0, 1.0]
+    """
+    lam = _checks.positive_scalar("lam", lam)
+    rounds = _checks.integer_at_least("rounds", rounds, 1)
+    _checks.choice("method", method, {"exact", "linear"})
+    _checks.choice("ties", ties, set(TIES))
+    source, n_samples = _source(gram, features)
+    n_classes = _n_classes(labels, true_labels, n_classes)
+    labels = _checks.labels("labels", labels, n_classes, n_samples)
+    if true_labels is not None:
+        true_labels = _checks.labels("true_labels", true_labels, n_classes, n_samples)
+    if isinstance(pll_topk, bool) or not isinstance(pll_topk, (int, np.integer)) \
+            or not 1 <= pll_topk <= n_classes - 1:
+        raise ValueError(f"pll_topk must be an integer in 1..{n_classes - 1}, got {pll_topk!r}")
+    onehot = np.eye(n_classes)[labels].T
+    if method == "linear":
+        return _distill_linear(source, onehot, lam, rounds, pll_topk, ties, true_labels)
+    return _distill_exact(source, onehot, lam, rounds, pll_topk, ties, true_labels,
+                          tol, max_iter)
+
+
+def _source(gram, features):
+    if features is not None:
+        features = _checks.finite_array("features", features, ndim=2)
+        return ("features", features), features.shape[0]
+    if gram is None:
+        raise ValueError("gram may be None only when features are given")
+    gram = _checks.gram_matrix("gram", gram)
+    return ("gram", gram), gram.shape[0]
+
+
+def _n_classes(labels, true_labels, n_classes):
+    if n_classes is not None:
+        return _checks.integer_at_least("n_classes", n_classes, 2)
+    seen = [np.asarray(x) for x in (labels, true_labels) if x is not None]
+    top = max((int(x.max()) for x in seen if x.size and x.dtype.kind in "iu"), default=1)
+    return max(top + 1, 2)
+
+
+def _distill_exact(source, onehot, lam, rounds, pll_topk, ties, true, tol, max_iter):
+    kind, data = source
+    # validate and factor once; later fits only swap the targets
+    problem = (_Primal if kind == "features" else _Dual).build(data, onehot, lam)
+
+    def fit(targets, init):
+        return _newton(replace(problem, targets=targets), init, tol, max_iter)
+
+    fits, targets, init = [], onehot, None
+    for _ in range(rounds):
+        result = fit(targets, init)
+        fits.append(result)
+        targets, init = result.probs, result.coef
+    q_pll = pll_targets(fits[0].probs, pll_topk, ties)
+    pll_fit = fit(q_pll, fits[0].coef)
+    probs = np.stack([f.probs for f in fits])
+    return _path(probs, q_pll, pll_fit.probs, "exact", problem.lam,
+                 tuple(fits) + (pll_fit,), onehot, true)
+
+
+def _distill_linear(source, onehot, lam, rounds, pll_topk, ties, true):
+    kind, data = source
+    spec = _thin_spectrum(data) if kind == "features" else spectrum(data)
+    probs = linear_path(None, onehot, lam, rounds, spectrum=spec)
+    q_pll = pll_targets(probs[0], pll_topk, ties)
+    pll = linear_path(None, q_pll, lam, 1, spectrum=spec)[0]
+    return _path(probs, q_pll, pll, "linear", lam, (), onehot, true)
+
+
+def _path(probs, q_pll, pll_probs, method, lam, fits, onehot, true):
+    if true is None:
+        return DistillPath(probs, q_pll, pll_probs, method, lam, fits, None, None)
+    given = onehot.argmax(axis=0)
+    acc = tuple(_accuracy(p, true, given) for p in probs)
+    return DistillPath(probs, q_pll, pll_probs, method, lam, fits, acc,
+                       _accuracy(pll_probs, true, given))
+
+
+# ---------------------------------------------------------------------------
+# linearised closed form (Result 1)
+
+
+def _thin_spectrum(features):
+    """Eigenpairs of Φ = F Fᵀ from the thin SVD of F: μ = s², v = left singular vectors.
+
+    The remaining N − rank eigenvalues are 0 and have g(0) = 0, so they drop out
+    of every filtered product.
+    """
+    left, sing, _ = np.linalg.svd(features, full_matrices=False)
+    return Spectrum(sing ** 2, left)
+
+
+def linear_path(gram, targets, lam, rounds, *, features=None, spectrum=None):
+    """Linearised outputs Y⁽ᵗ⁾ for t = 1..rounds from one eigendecomposition.
+
+    Parameters
+    ----------
+    gram : array (N, N) or None
+        Gram matrix Φ (or give ``features`` or a precomputed ``spectrum``).
+    targets : array (K, N)
+        Y⁽⁰⁾: columns are probability vectors (one-hot labels or soft targets).
+    lam : float
+    rounds : int
+    features : array (N, D), optional
+        Feature rows; their thin SVD replaces the N×N eigendecomposition.
+    spectrum : Spectrum, optional
+        Eigenpairs of Φ, reused across calls.
+
+    Returns
+    -------
+    ndarray (rounds, K, N)
+
+    Notes
+    -----
+    Result 1 of THEORY.md (paper Thm 2.1/3.1): linearising the softmax at the
+    uniform point u = 1/K gives Y⁽ᵗ⁾ − u = (Y⁽⁰⁾ − u) Gᵗ with
+    G = Φ(Φ + KNλI)⁻¹ = Σ_m g(μ_m) v_m v_mᵀ, g(μ) = μ/(μ + KNλ): every round
+    multiplies the weight on eigenvector v_m by g(μ_m).
+    """
+    lam = _checks.positive_scalar("lam", lam)
+    rounds = _checks.integer_at_least("rounds", rounds, 1)
+    targets = _checks.prob_columns("targets", targets)
+    if spectrum is None:
+        spectrum = _thin_spectrum(_checks.finite_array("features", features, ndim=2)) \
+            if features is not None else globals()["spectrum"](gram)
+    n_classes, n_samples = targets.shape
+    if spectrum.evecs.shape[0] != n_samples:
+        raise ValueError(f"targets must have N = {spectrum.evecs.shape[0]} columns, "
+                         f"got shape {targets.shape}")
+    coords = (targets - 1.0 / n_classes) @ spectrum.evecs
+    filt = round_filter(spectrum.evals, lam, n_samples, n_classes)
+    out = [1.0 / n_classes + (coords * filt ** t) @ spectrum.evecs.T
+           for t in range(1, rounds + 1)]
+    return np.stack(out)
+
+
+# ---------------------------------------------------------------------------
+# PLL targets and accuracy
+
+
+def pll_targets(probs, k=2, ties="split", tie_tol=TIE_TOL):
+    """Partial-label targets: each column uniform over its top-k classes.
+
+    Parameters
+    ----------
+    probs : array (K, N)
+        Teacher outputs Y⁽¹⁾.
+    k : int
+        Size of the partial label set, 1 <= k <= K - 1.
+    ties : {"split", "all", "index"}
+        What to do when classes tie (within ``tie_tol``) for the k-th place:
+
+        - ``"split"`` (default): classes strictly above the k-th value get 1/k
+          each; the classes tied at the k-th value share the remaining mass
+          evenly (total mass 1, no class favoured).
+        - ``"all"``: uniform over every class at or above the k-th value, so a
+          column may spread over more than k classes.
+        - ``"index"``: ties broken in favour of the lowest class index (exactly
+          k classes, deterministic but biased).
+    tie_tol : float
+        Probabilities closer than this are tied.
+
+    Returns
+    -------
+    ndarray (K, N), columns summing to 1.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> pll_targets(np.array([[0.5], [0.25], [0.25]]), 2).ravel().tolist()
+    [0.5, 0.25, 0.25]
+    >>> pll_targets(np.array([[0.5], [0.25], [0.25]]), 2, ties="index").ravel().tolist()
+    [0.5, 0.5, 0.0]
+    """
+    probs = _checks.prob_columns("probs", probs, atol=1e-6)
+    n_classes = probs.shape[0]
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 1 <= k < n_classes:
+        raise ValueError(f"k must be an integer in 1..{n_classes - 1}, got {k!r}")
+    _checks.choice("ties", ties, set(TIES))
+    kth = -np.sort(-probs, axis=0)[k - 1]
+    above = probs > kth + tie_tol
+    tied = ~above & (probs >= kth - tie_tol)
+    if ties == "all":
+        members = (above | tied).astype(float)
+        return members / members.sum(axis=0)
+    free = k - above.sum(axis=0)                 # places left for the tied classes
+    if ties == "split":
+        return above / k + tied * (free / (k * tied.sum(axis=0)))
+    chosen = tied & (np.cumsum(tied, axis=0) <= free)
+    return (above | chosen) / k
+
+
+def correct_predictions(probs, true_labels, tie_tol=TIE_TOL):
+    """Boolean (N,): p[true] exceeds every other output by more than ``tie_tol``.
+
+    A tie for the largest output is *not* a correct prediction.
+    """
+    probs = np.asarray(probs, dtype=float)
+    cols = np.arange(probs.shape[1])
+    own = probs[true_labels, cols]
+    others = probs.copy()
+    others[true_labels, cols] = -np.inf
+    return own > others.max(axis=0) + tie_tol
+
+
+def _accuracy(probs, true, given):
+    right = correct_predictions(probs, true)
+    clean = true == given
+    return Accuracy(*(float(right[m].mean()) if m.any() else math.nan
+                      for m in (np.ones_like(clean), clean, ~clean)))

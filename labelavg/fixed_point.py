@@ -1,0 +1,418 @@
+"""The exact softmax + ridge fit on fixed features (the fixed point FP).
+
+Symbols: K ``n_classes``, N ``n_samples``, D feature dimension, λ ``lam``,
+Φ ``gram`` (N, N), F ``features`` (N, D), Q ``targets`` (K, N), P ``probs`` (K, N),
+A dual coefficients (K, N) with W = A F, W primal coefficients (K, D).
+
+Each fit minimises the convex objective
+
+    f(W) = (1/N) Σ_i CE(q_i, softmax(W φ_i)) + (λ/2) ||W||_F²,
+
+whose stationarity condition is W = (Q − P) F / (Nλ), i.e. the fixed point
+
+    P = softmax_columns((Q − P) Φ / (Nλ)).                             (FP)
+
+Both forms run Newton's method with a conjugate-gradient inner solve and an
+Armijo line search: the *dual* form on Φ (unknowns A, used when only Φ is
+known), the *primal* form on F (unknowns W). They minimise the same objective
+and return the same probs. The primal form is written against the array-API
+namespace of its inputs, so it runs on NumPy, CuPy or ``array_api_strict``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from . import _checks
+from ._xp import float_dtype, namespace
+
+__all__ = ["FitResult", "fit_probs", "fixed_point_residual"]
+
+
+@dataclass(frozen=True)
+class FitResult:
+    """Outcome of one exact fit.
+
+    Attributes
+    ----------
+    probs : array (K, N)
+        Softmax outputs P on the training instances.
+    coef : array (K, N) or (K, D)
+        Dual coefficients A (W = A F) for the dual form, W for the primal form.
+    n_iter : int
+        Newton steps taken.
+    residual : float
+        Relative gradient norm ``||∇f(W)|| / (||(P − Q) F / N|| + λ ||W||)``;
+        the two terms of the gradient balance at the optimum, so this is the
+        relative error of the logits (Q − P)Φ/(Nλ) versus W F.
+    converged : bool
+        ``residual <= tol``.
+    form : str
+        ``"dual"`` or ``"primal"``.
+    """
+
+    probs: Any
+    coef: Any
+    n_iter: int
+    residual: float
+    converged: bool
+    form: str
+
+
+def fit_probs(gram, targets, lam, *, features=None, tol=1e-10, max_iter=100, init=None):
+    """Solve the fixed point (FP) exactly by Newton's method.
+
+    Parameters
+    ----------
+    gram : array (N, N) or None
+        Gram matrix Φ (symmetric PSD). May be None when ``features`` is given.
+    targets : array (K, N)
+        Training targets Q, columns are probability vectors (hard or soft).
+    lam : float
+        Ridge strength λ > 0.
+    features : array (N, D), optional
+        Feature rows F. When given, the primal form (K×D unknowns) is solved and
+        ``gram`` is ignored.
+    tol : float
+        Stop when the relative gradient norm (see :class:`FitResult`) is below.
+    max_iter : int
+        Maximum Newton steps.
+    init : array, optional
+        Starting coefficients (A (K, N) or W (K, D)), e.g. the ``coef`` of the
+        previous distillation round. Default zero (uniform probs).
+
+    Returns
+    -------
+    FitResult
+
+    Notes
+    -----
+    The objective is strictly convex, so the minimiser and P are unique. Newton
+    converges quadratically near it; the inner conjugate-gradient solves are
+    done to a relative accuracy min(0.1, sqrt(residual)) (inexact Newton). The
+    softmax Jacobian diag(p) − ppᵀ is formed from P directly, so probabilities
+    that underflow to 0 at tiny λ only make it singular, never NaN.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from labelavg.gram import block_gram
+    >>> gram = block_gram(2, 3, 0.5, 0.1)
+    >>> targets = np.repeat(np.eye(2), 3, axis=1)
+    >>> fit = fit_probs(gram, targets, 1e-2)
+    >>> fit.converged, fit.probs.argmax(axis=0).tolist()
+    (True, [0, 0, 0, 1, 1, 1])
+    """
+    lam = _checks.positive_scalar("lam", lam)
+    _checks.integer_at_least("max_iter", max_iter, 1)
+    _checks.positive_scalar("tol", tol)
+    if features is not None:
+        problem = _Primal.build(features, targets, lam)
+    elif gram is None:
+        raise ValueError("gram may be None only when features are given")
+    else:
+        problem = _Dual.build(gram, targets, lam)
+    return _newton(problem, init, tol, max_iter)
+
+
+def fixed_point_residual(gram, targets, probs, lam):
+    """max |P − softmax((Q − P) Φ / (Nλ))|: how far ``probs`` are from (FP)."""
+    xp = namespace(gram, targets, probs)
+    logits = (targets - probs) @ gram / (probs.shape[1] * lam)
+    return float(xp.max(xp.abs(probs - _softmax(xp, logits))))
+
+
+# ---------------------------------------------------------------------------
+# shared numerics
+
+
+def _softmax(xp, logits):
+    shifted = logits - xp.max(logits, axis=0, keepdims=True)
+    expz = xp.exp(shifted)
+    return expz / xp.sum(expz, axis=0, keepdims=True)
+
+
+def _cross_entropy(xp, logits, targets):
+    """(1/N) Σ_i [logsumexp(z_i) − q_iᵀ z_i]."""
+    top = xp.max(logits, axis=0)
+    lse = top + xp.log(xp.sum(xp.exp(logits - top), axis=0))
+    return float(xp.sum(lse - xp.sum(targets * logits, axis=0))) / logits.shape[1]
+
+
+def _vdot(xp, a, b):
+    return float(xp.sum(a * b))
+
+
+def _pcg(xp, apply_op, apply_prec, rhs, rtol, max_iter):
+    """Preconditioned conjugate gradients for a symmetric PD operator.
+
+    ``apply_op(p)`` returns ``(A p, M p)``: the operator image and a linear image
+    of p that the caller needs for the solution (its logits). Both are summed
+    along, so the caller gets ``(x, M x)`` without another pass over the data.
+    """
+    x = xp.zeros_like(rhs)
+    image = None
+    r = rhs
+    z = apply_prec(r)
+    p = z
+    rz = _vdot(xp, r, z)
+    stop = rtol * math.sqrt(_vdot(xp, rhs, rhs))
+    for _ in range(max_iter):
+        if math.sqrt(_vdot(xp, r, r)) <= stop:
+            break
+        q, q_image = apply_op(p)
+        curv = _vdot(xp, p, q)
+        if curv <= 0:
+            break
+        alpha = rz / curv
+        x = x + alpha * p
+        image = alpha * q_image if image is None else image + alpha * q_image
+        r = r - alpha * q
+        z = apply_prec(r)
+        rz, rz_old = _vdot(xp, r, z), rz
+        p = z + (rz / rz_old) * p
+    return x, image
+
+
+@dataclass(frozen=True)
+class _State:
+    coef: Any
+    logits: Any
+    probs: Any
+    grad: Any          # Euclidean gradient of f with respect to coef
+    descent: Any       # a safe descent direction (natural gradient)
+    objective: float
+    residual: float
+
+
+def _newton(problem, init, tol, max_iter):
+    coef = problem.zero() if init is None else problem.check_init(init)
+    state = problem.evaluate(coef, problem.logits(coef))
+    n_iter = 0
+    while state.residual > tol and n_iter < max_iter:
+        d_coef, d_logits = problem.direction(state, min(1e-4, state.residual ** 2))
+        slope = _vdot(problem.xp, state.grad, d_coef)
+        if d_logits is None or not slope < 0:  # inexact inner solve: fall back
+            d_coef, d_logits = state.descent, problem.logits(state.descent)
+            slope = _vdot(problem.xp, state.grad, d_coef)
+        state = _line_search(problem, state, d_coef, d_logits, slope)
+        n_iter += 1
+    return FitResult(state.probs, state.coef, n_iter, state.residual,
+                     state.residual <= tol, problem.form)
+
+
+def _line_search(problem, state, d_coef, d_logits, slope):
+    """Armijo backtracking; differences below round-off count as no increase.
+
+    Logits move linearly with the coefficients, so trial points cost no pass
+    over the data: Z + s dZ.
+    """
+    eps = 1e-7 if state.coef.dtype == problem.xp.float32 else 1e-15
+    slack = 10 * eps * (abs(state.objective) + 1.0)
+    step = 1.0
+    for _ in range(60):
+        coef = state.coef + step * d_coef
+        logits = state.logits + step * d_logits
+        value = problem.objective(coef, logits)
+        if value <= state.objective + 1e-4 * step * slope + slack:
+            break
+        step *= 0.5
+    return problem.evaluate(coef, logits)
+
+
+def _relative_residual(grad_norm, data_norm, reg_norm):
+    return grad_norm / max(data_norm + reg_norm, 1e-300)
+
+
+# ---------------------------------------------------------------------------
+# dual form: unknowns A (K, N), logits Z = A Φ
+
+
+@dataclass(frozen=True)
+class _Dual:
+    xp: Any
+    gram: Any
+    targets: Any
+    lam: float
+    form: str = "dual"
+
+    @classmethod
+    def build(cls, gram, targets, lam):
+        gram = _checks.gram_matrix("gram", gram)
+        targets = _checks.prob_columns("targets", targets)
+        if targets.shape[1] != gram.shape[0]:
+            raise ValueError(f"targets must have N = {gram.shape[0]} columns "
+                             f"(one per row of gram), got shape {targets.shape}")
+        return cls(namespace(gram), gram, targets, lam)
+
+    def zero(self):
+        return self.xp.zeros_like(self.targets)
+
+    def check_init(self, init):
+        init = _checks.finite_array("init", init, ndim=2)
+        if init.shape != self.targets.shape:
+            raise ValueError(f"init must have shape {self.targets.shape}, got {init.shape}")
+        # the optimum has zero column sums; centring keeps every iterate there
+        return init - init.mean(axis=0, keepdims=True)
+
+    def logits(self, coef):
+        return coef @ self.gram
+
+    def objective(self, coef, logits):
+        xp = self.xp
+        return _cross_entropy(xp, logits, self.targets) + 0.5 * self.lam * _vdot(xp, coef, logits)
+
+    def evaluate(self, coef, logits):
+        xp, lam, n = self.xp, self.lam, self.targets.shape[1]
+        probs = _softmax(xp, logits)
+        kernel_grad = (probs - self.targets) / n + lam * coef   # R; ∇_W f = R F
+        grad = kernel_grad @ self.gram                          # ∇_A f = R Φ
+        data = (probs - self.targets) / n
+        residual = _relative_residual(
+            math.sqrt(max(_vdot(xp, kernel_grad, grad), 0.0)),
+            math.sqrt(max(_vdot(xp, data, grad - lam * logits), 0.0)),
+            lam * math.sqrt(max(_vdot(xp, coef, logits), 0.0)))
+        return _State(coef, logits, probs, grad, -kernel_grad,
+                      self.objective(coef, logits), residual)
+
+    def direction(self, state, rtol):
+        """Newton step dA from S(dA Φ)/N + λ dA = −R, symmetrised with S^{1/2}.
+
+        With L_i = S_i^{1/2} and w = L(dA Φ), the system becomes the symmetric
+        PD one λ w + L((L w) Φ)/N = −L(R Φ), solved by CG with the exact
+        per-instance blocks λ + Φ_ii S_i / N as preconditioner; then
+        dA = −(R + L w / N) / λ and dA Φ = −(R Φ + (L w) Φ / N) / λ, whose
+        last term CG accumulates along.
+        """
+        xp, lam, n = self.xp, self.lam, self.targets.shape[1]
+        root, prec = _jacobian_root_and_prec(xp, state.probs, xp.linalg.diagonal(self.gram) / n, lam)
+
+        def apply_op(w):
+            image = _blockwise(root, w) @ self.gram            # (L w) Φ
+            return lam * w + _blockwise(root, image) / n, image
+
+        w, image = _pcg(xp, apply_op, lambda r: _blockwise(prec, r),
+                        -_blockwise(root, state.grad), rtol, 50 + 2 * n)
+        if image is None:
+            return state.descent, None
+        d_coef = (state.descent - _blockwise(root, w) / n) / lam
+        return d_coef, -(state.grad + image / n) / lam         # dA, dA Φ
+
+
+def _blockwise(mats, x):
+    """Apply per-instance K×K matrices ``mats`` (N, K, K) to the columns of x (K, N)."""
+    return (mats @ x.T[:, :, None])[:, :, 0].T
+
+
+def _jacobian_root_and_prec(xp, probs, gram_diag_over_n, lam):
+    """S_i^{1/2} and (λ + Φ_ii S_i / N)^{-1} for every instance, from one batched eigh."""
+    k = probs.shape[0]
+    pt = probs.T
+    jac = xp.eye(k, dtype=probs.dtype) * pt[:, None, :] - pt[:, :, None] * pt[:, None, :]
+    sigma, vecs = xp.linalg.eigh(jac)
+    sigma = xp.clip(sigma, 0.0, None)   # S_i is PSD: negative values are round-off
+    root = (vecs * xp.sqrt(sigma)[:, None, :]) @ xp.matrix_transpose(vecs)
+    inv = 1.0 / (lam + gram_diag_over_n[:, None] * sigma)
+    prec = (vecs * inv[:, None, :]) @ xp.matrix_transpose(vecs)
+    return root, prec
+
+
+# ---------------------------------------------------------------------------
+# primal form: unknowns W (K, D), logits Z = W Fᵀ
+
+
+@dataclass(frozen=True)
+class _Primal:
+    xp: Any
+    features: Any
+    targets: Any
+    lam: float
+    cov_evals: Any
+    cov_evecs: Any
+    form: str = "primal"
+
+    @classmethod
+    def build(cls, features, targets, lam):
+        xp = namespace(features, targets)
+        dtype = float_dtype(xp, features)
+        features = xp.astype(features, dtype)
+        targets = xp.astype(targets, dtype)
+        _check_primal_inputs(xp, features, targets)
+        # preconditioner basis: eigenpairs of the feature covariance FᵀF/N (D, D)
+        cov = features.T @ features / features.shape[0]
+        evals, evecs = xp.linalg.eigh(cov)
+        return cls(xp, features, targets, lam, xp.clip(evals, 0.0, None), evecs)
+
+    def zero(self):
+        return self.xp.zeros((self.targets.shape[0], self.features.shape[1]),
+                             dtype=self.features.dtype)
+
+    def check_init(self, init):
+        xp = self.xp
+        shape = (self.targets.shape[0], self.features.shape[1])
+        if tuple(init.shape) != shape:
+            raise ValueError(f"init must have shape {shape}, got {tuple(init.shape)}")
+        return xp.astype(init, self.features.dtype)
+
+    def logits(self, coef):
+        return coef @ self.features.T
+
+    def objective(self, coef, logits):
+        xp = self.xp
+        return _cross_entropy(xp, logits, self.targets) + 0.5 * self.lam * _vdot(xp, coef, coef)
+
+    def evaluate(self, coef, logits):
+        xp, lam, n = self.xp, self.lam, self.targets.shape[1]
+        probs = _softmax(xp, logits)
+        data = (probs - self.targets) @ self.features / n
+        grad = data + lam * coef
+        residual = _relative_residual(math.sqrt(_vdot(xp, grad, grad)),
+                                      math.sqrt(_vdot(xp, data, data)),
+                                      lam * math.sqrt(_vdot(xp, coef, coef)))
+        return _State(coef, logits, probs, grad, -grad, self.objective(coef, logits), residual)
+
+    def direction(self, state, rtol):
+        """Newton step from (1/N) S(dW Fᵀ) F + λ dW = −∇f by preconditioned CG.
+
+        Preconditioner: class k's diagonal Hessian block approximated by
+        s_k FᵀF/N + λI, s_k the mean of S_i[k, k] over instances, inverted in the
+        eigenbasis of FᵀF/N.
+        """
+        xp, lam, n = self.xp, self.lam, self.targets.shape[1]
+        probs, feats = state.probs, self.features
+        scale = xp.mean(probs * (1 - probs), axis=1)
+        inv = 1.0 / (scale[:, None] * self.cov_evals[None, :] + lam)
+
+        def apply_op(v):
+            image = v @ feats.T                                 # logits of v
+            return _jacobian_apply(xp, probs, image) @ feats / n + lam * v, image
+
+        def apply_prec(r):
+            return ((r @ self.cov_evecs) * inv) @ self.cov_evecs.T
+
+        d_coef, d_logits = _pcg(xp, apply_op, apply_prec, -state.grad, rtol, 500)
+        return (state.descent, None) if d_logits is None else (d_coef, d_logits)
+
+
+def _jacobian_apply(xp, probs, x):
+    """Apply the softmax Jacobian S_i = diag(p_i) − p_i p_iᵀ column by column."""
+    px = probs * x
+    return px - probs * xp.sum(px, axis=0, keepdims=True)
+
+
+def _check_primal_inputs(xp, features, targets):
+    if features.ndim != 2:
+        raise ValueError(f"features must be 2-dimensional (N, D), got shape {features.shape}")
+    if targets.ndim != 2 or targets.shape[1] != features.shape[0]:
+        raise ValueError(f"targets must have shape (K, N={features.shape[0]}), "
+                         f"got {targets.shape}")
+    if targets.shape[0] < 2:
+        raise ValueError(f"targets must have K >= 2 rows, got shape {targets.shape}")
+    if not bool(xp.all(xp.isfinite(features))):
+        raise ValueError("features contains NaN or inf")
+    if not bool(xp.all(xp.isfinite(targets))) or bool(xp.any(targets < 0)):
+        raise ValueError("targets must be finite and non-negative")
+    if float(xp.max(xp.abs(xp.sum(targets, axis=0) - 1))) > 1e-6:
+        raise ValueError("targets columns must sum to 1")
