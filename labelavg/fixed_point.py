@@ -145,35 +145,39 @@ def _vdot(xp, a, b):
     return float(xp.sum(a * b))
 
 
-def _pcg(xp, apply_op, apply_prec, rhs, rtol, max_iter):
+def _pcg(xp, apply_op, apply_prec, rhs, atol, max_iter, start=None):
     """Preconditioned conjugate gradients for a symmetric PD operator.
 
     ``apply_op(p)`` returns ``(A p, M p)``: the operator image and a linear image
     of p that the caller needs for the solution (its logits). Both are summed
     along, so the caller gets ``(x, M x)`` without another pass over the data.
+    Stops when ``||rhs − A x|| <= atol``. ``start`` is an optional
+    ``(x0, A x0, M x0)`` to continue from. Returns
+    ``(x, M x, converged, state)``; ``M x`` is None when no step was taken, and
+    ``state`` can be passed back as ``start``.
     """
-    x = xp.zeros_like(rhs)
-    image = None
-    r = rhs
+    x, ax, image = (xp.zeros_like(rhs), None, None) if start is None else start
+    r = rhs if ax is None else rhs - ax
     z = apply_prec(r)
     p = z
     rz = _vdot(xp, r, z)
-    stop = rtol * math.sqrt(_vdot(xp, rhs, rhs))
+    stop = atol
     for _ in range(max_iter):
         if math.sqrt(_vdot(xp, r, r)) <= stop:
-            break
+            return x, image, True, (x, ax, image)
         q, q_image = apply_op(p)
         curv = _vdot(xp, p, q)
         if curv <= 0:
             break
         alpha = rz / curv
         x = x + alpha * p
+        ax = alpha * q if ax is None else ax + alpha * q
         image = alpha * q_image if image is None else image + alpha * q_image
         r = r - alpha * q
         z = apply_prec(r)
         rz, rz_old = _vdot(xp, r, z), rz
         p = z + (rz / rz_old) * p
-    return x, image
+    return x, image, math.sqrt(_vdot(xp, r, r)) <= stop, (x, ax, image)
 
 
 @dataclass(frozen=True)
@@ -293,12 +297,23 @@ class _Dual:
             image = _blockwise(root, w) @ self.gram            # (L w) Φ
             return lam * w + _blockwise(root, image) / n, image
 
-        w, image = _pcg(xp, apply_op, lambda r: _blockwise(prec, r),
-                        -_blockwise(root, state.grad), rtol, 50 + 2 * n)
+        rhs = -_blockwise(root, state.grad)
+        # the Newton equation's residual is L r / (Nλ) for a CG residual r
+        atol = rtol * n * lam * math.sqrt(_vdot(xp, state.descent, state.descent))
+        w, image, done, start = _pcg(xp, apply_op, lambda r: _blockwise(prec, r), rhs, atol,
+                                     _JACOBI_STEPS)
+        if not done:
+            # Jacobi fails when Φ is (near) low rank: its diagonal then overstates
+            # the operator. Plain CG converges in about rank(Φ)·K steps there.
+            w, image, _, _ = _pcg(xp, apply_op, lambda r: r, rhs, atol, 50 + 2 * n, start)
         if image is None:
             return state.descent, None
         d_coef = (state.descent - _blockwise(root, w) / n) / lam
         return d_coef, -(state.grad + image / n) / lam         # dA, dA Φ
+
+
+#: CG steps with the block-Jacobi preconditioner before falling back to plain CG.
+_JACOBI_STEPS = 40
 
 
 def _blockwise(mats, x):
@@ -392,7 +407,8 @@ class _Primal:
         def apply_prec(r):
             return ((r @ self.cov_evecs) * inv) @ self.cov_evecs.T
 
-        d_coef, d_logits = _pcg(xp, apply_op, apply_prec, -state.grad, rtol, 500)
+        atol = rtol * math.sqrt(_vdot(xp, state.grad, state.grad))
+        d_coef, d_logits, _, _ = _pcg(xp, apply_op, apply_prec, -state.grad, atol, 500)
         return (state.descent, None) if d_logits is None else (d_coef, d_logits)
 
 
