@@ -17,18 +17,6 @@ from labelavg.theorems import (Verdict, full_accuracy, linear_margins, pll_condi
                                symbolic_forms)
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_blas_thread():
-    """OpenBLAS threads thrash on a loaded 2-core box; the sizes here are small."""
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:
-        yield
-        return
-    with threadpool_limits(1):
-        yield
-
-
 def _exact_counts(n, transition):
     return np.stack([exact_counts(n, row, c) for c, row in enumerate(transition)])
 

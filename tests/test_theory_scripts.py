@@ -9,18 +9,6 @@ THEORY = Path(__file__).resolve().parent.parent / "theory"
 SCRIPTS = ["block_spectrum", "label_averaging", "full_accuracy", "pll", "hierarchical"]
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_blas_thread():
-    """OpenBLAS threads thrash on a loaded 2-core box; the sizes here are small."""
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:
-        yield
-        return
-    with threadpool_limits(1):
-        yield
-
-
 def _load(name):
     spec = importlib.util.spec_from_file_location(f"theory_{name}", THEORY / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
