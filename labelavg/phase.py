@@ -1,0 +1,346 @@
+"""Phase diagrams: accuracy of self-distillation over a grid of two parameters.
+
+Symbols: K ``n_classes``, n ``n_per_class``, N = Kn, c / d the block
+correlations, λ ``lam``, η ``eta`` (corruption rate), t the number of fits
+(t = 1 is the teacher, t ≥ 2 students; ``rounds``), T ``transition`` with
+**T[c, j] = P(given label j | true class c), rows = true class, rows sum to 1**,
+t* the linearised least round of Result 3 (THEORY.md).
+
+Two of (η, t, λ, c, d, K, n) are swept, the others are fixed. Every grid point
+is a block model (Result 2) solved by the reduced solver
+(:meth:`labelavg.block.BlockModel.solve`), exactly or in the linearised closed
+form, so a point costs about a millisecond per round whatever n is. When t is
+an axis, each point of the other axis is solved once with the largest t and
+every round is read off the same solution.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from itertools import product
+
+import numpy as np
+
+from . import _checks, noise
+from .block import BlockModel
+from .theorems import full_accuracy
+
+__all__ = ["AXES", "NOISES", "PhaseDiagram", "phase_diagram"]
+
+#: Parameters that can be swept, in their default axis order.
+AXES = ("eta", "rounds", "lam", "c", "d", "n_classes", "n_per_class")
+
+#: Noise names accepted by :func:`phase_diagram` → transition matrix T(K, η).
+NOISES = {"symmetric": noise.symmetric, "asymmetric": noise.asymmetric,
+          "pair": noise.pair}
+
+
+@dataclass(frozen=True)
+class PhaseDiagram:
+    """Accuracies and 100%-accuracy boundaries on a two-parameter grid.
+
+    Attributes
+    ----------
+    axes : tuple of str
+        The two swept parameters, e.g. ``("eta", "rounds")``; ``values`` arrays
+        are indexed ``[i, j]`` = (axes[0] value i, axes[1] value j).
+    axis_values : tuple of ndarray
+        The swept values of each axis, in the order given.
+    values : dict of str → ndarray (len(axis 0), len(axis 1))
+        ``label_correction`` (all instances), ``label_correction_clean``,
+        ``label_correction_noisy``, ``fresh`` (fresh-instance accuracy) and
+        ``all_right`` (bool: every group right, ties counted wrong) at the
+        round on the t axis (or at t = ``rounds`` when t is fixed);
+        ``teacher_label_correction`` and ``teacher_fresh`` (t = 1);
+        ``pll_label_correction``, ``pll_fresh`` and ``pll_all_right`` for the
+        PLL student (NaN / False when ``pll_topk`` is None).
+    boundary : dict of str → ndarray (len(axis 0), len(axis 1))
+        ``t_star``: the linearised least round of Result 3
+        (:func:`labelavg.theorems.full_accuracy`), NaN when infeasible;
+        ``least_round``: the least t ≤ ``params["max_rounds"]`` at which the
+        solved method (``method``) gets every group right, NaN if none.
+        Both are constant along a t axis.
+    method : str
+        ``"exact"`` or ``"linear"``.
+    params : dict
+        The fixed parameters, ``noise``, ``counts``, ``pll_topk`` and
+        ``max_rounds`` (the number of fits solved at each point).
+    """
+
+    axes: tuple
+    axis_values: tuple
+    values: dict
+    boundary: dict
+    method: str
+    params: dict
+
+    @property
+    def shape(self):
+        """(len(axis 0), len(axis 1))."""
+        return tuple(len(v) for v in self.axis_values)
+
+    def rows(self):
+        """One dict per grid point: both axis values, every value and boundary.
+
+        Returns
+        -------
+        list of dict
+            Row-major over the grid (axis 1 varies fastest), e.g. for a CSV file.
+        """
+        (a, b), (va, vb) = self.axes, self.axis_values
+        columns = {**self.values, **self.boundary}
+        return [{a: va[i].item(), b: vb[j].item(), **{k: v[i, j].item() for k, v in columns.items()}}
+                for i, j in product(range(len(va)), range(len(vb)))]
+
+
+def phase_diagram(*, eta, rounds, lam, c, d, n_classes, n_per_class, noise="symmetric",
+                  method="exact", counts="expected", pll_topk=2, axes=None, n_jobs=1,
+                  progress=None):
+    """Label-correction and fresh-instance accuracy over a grid of two parameters.
+
+    Exactly two of ``eta, rounds, lam, c, d, n_classes, n_per_class`` are
+    sequences (the axes); the others are scalars.
+
+    Parameters
+    ----------
+    eta : float or sequence of float
+        Corruption rate η of the noise model, 0 ≤ η ≤ 1.
+    rounds : int or sequence of int
+        Number of fits t ≥ 1 (t = 1 is the teacher). As an axis every t is read
+        from one solution with max(rounds) fits.
+    lam : float or sequence of float
+        Ridge strength λ > 0.
+    c, d : float or sequence of float
+        Block correlations within / across classes, 0 ≤ d < c < 1.
+    n_classes : int or sequence of int
+        K ≥ 2.
+    n_per_class : float or sequence of float
+        n ≥ 1 (an integer with ``counts="exact"``).
+    noise : {"symmetric", "asymmetric", "pair"}
+        Noise model giving T(K, η) (:mod:`labelavg.noise`); T[c, j] =
+        P(given label j | true class c), rows = true class, rows sum to 1.
+    method : {"exact", "linear"}
+        Softmax fits (Newton on the reduced problem) or the linearised closed
+        form of Result 1.
+    counts : {"expected", "exact"}
+        Group counts n·T (fractional, the population histogram of Result 3)
+        or their largest-remainder integer rounding
+        (:func:`labelavg.noise.exact_counts`).
+    pll_topk : int or None
+        k of the PLL student's top-k targets, 1 ≤ k ≤ K − 1; None skips it.
+    axes : pair of str, optional
+        Order of the two axes; default the order of :data:`AXES`.
+    n_jobs : int
+        Worker processes; results do not depend on it (points are returned in
+        grid order).
+    progress : callable or bool, optional
+        ``progress(done, total)`` after each solved point; True draws a bar on
+        stderr.
+
+    Returns
+    -------
+    PhaseDiagram
+
+    Raises
+    ------
+    ValueError
+        If not exactly two parameters are sequences, on an empty or non-1-D
+        sequence, on unknown names, or on invalid values at any point.
+
+    Notes
+    -----
+    Result 3: with a uniform overall label histogram, the linearised model is
+    100% right after t fits iff Δ > 0 and (φ/θ)ᵗ > 1 + 1/Δ, so
+    t* = ⌊log(1 + 1/Δ) / log(φ/θ)⌋ + 1 (``boundary["t_star"]``). The exact
+    softmax solution agrees with it for λ ≳ 1e-3 and can differ by many
+    rounds for small λ (``theory/README.md``); ``boundary["least_round"]``
+    measures it.
+
+    Examples
+    --------
+    >>> pd = phase_diagram(eta=[0.1, 0.5], rounds=[1, 2, 3], lam=1e-3, c=0.4,
+    ...                    d=0.1, n_classes=4, n_per_class=100)
+    >>> pd.values["all_right"].tolist()
+    [[True, True, True], [False, True, True]]
+    >>> pd.boundary["t_star"][:, 0].tolist()
+    [1.0, 2.0]
+    """
+    params = dict(eta=eta, rounds=rounds, lam=lam, c=c, d=d, n_classes=n_classes,
+                  n_per_class=n_per_class)
+    names = _axis_names(params, axes)
+    _checks.choice("noise", noise, set(NOISES))
+    _checks.choice("method", method, {"exact", "linear"})
+    _checks.choice("counts", counts, {"expected", "exact"})
+    n_jobs = _checks.integer_at_least("n_jobs", n_jobs, 1)
+    grid = {name: _axis(name, params[name]) for name in names}
+    fixed = {k: v for k, v in params.items() if k not in names}
+    t_axis = "rounds" in names
+    max_rounds = int(max(grid["rounds"])) if t_axis else _rounds(fixed["rounds"])
+    spatial = [n for n in names if n != "rounds"]
+    settings = dict(noise=noise, method=method, counts=counts, pll_topk=pll_topk,
+                    rounds=max_rounds)
+    points = [{**fixed, **dict(zip(spatial, combo)), **settings}
+              for combo in product(*(grid[n] for n in spatial))]
+    results = _run(points, n_jobs, _reporter(progress))
+    values, boundary = _assemble(names, grid, results, max_rounds)
+    fixed.pop("rounds", None)
+    settings.pop("rounds")
+    return PhaseDiagram(axes=names, axis_values=tuple(np.asarray(grid[n]) for n in names),
+                        values=values, boundary=boundary, method=method,
+                        params={**fixed, **settings, "max_rounds": max_rounds})
+
+
+# ---------------------------------------------------------------------------
+# arguments
+# ---------------------------------------------------------------------------
+
+def _is_sequence(value):
+    if isinstance(value, (str, bytes)):
+        return False
+    return isinstance(value, (list, tuple, range)) or (
+        isinstance(value, np.ndarray) and value.ndim > 0)
+
+
+def _axis_names(params, axes):
+    swept = [name for name in AXES if _is_sequence(params[name])]
+    if len(swept) != 2:
+        raise ValueError(f"exactly two of {', '.join(AXES)} must be sequences (the "
+                         f"axes), got {len(swept)}: {swept or 'none'}")
+    if axes is None:
+        return tuple(swept)
+    axes = tuple(axes)
+    if sorted(axes) != sorted(swept):
+        raise ValueError(f"axes={axes!r} must name the two sequences given, "
+                         f"{tuple(swept)!r}")
+    return axes
+
+
+def _axis(name, value):
+    arr = np.asarray(value)
+    if arr.ndim != 1 or arr.size == 0:
+        raise ValueError(f"{name} must be a non-empty 1-D sequence, got shape {arr.shape}")
+    if arr.dtype.kind not in "iuf" or not np.all(np.isfinite(arr)):
+        raise ValueError(f"{name} must hold finite numbers, got {value!r}")
+    if name == "rounds":
+        return [_rounds(v) for v in arr.tolist()]
+    return arr.tolist()
+
+
+def _rounds(value):
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    return _checks.integer_at_least("rounds", value, 1)
+
+
+def _reporter(progress):
+    if progress is True:
+        return _stderr_bar
+    if progress in (None, False):
+        return None
+    if not callable(progress):
+        raise TypeError(f"progress must be a callable, True or None, got "
+                        f"{type(progress).__name__}")
+    return progress
+
+
+def _stderr_bar(done, total, width=40):
+    filled = width * done // total
+    end = "\n" if done == total else ""
+    sys.stderr.write(f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{total}{end}")
+    sys.stderr.flush()
+
+
+# ---------------------------------------------------------------------------
+# solving
+# ---------------------------------------------------------------------------
+
+def _run(points, n_jobs, report):
+    total = len(points)
+    if n_jobs == 1 or total == 1:
+        results = map(_solve_point, points)
+        return [_tick(r, i, total, report) for i, r in enumerate(results, 1)]
+    chunk = max(1, total // (8 * n_jobs))
+    with ProcessPoolExecutor(max_workers=n_jobs) as pool:
+        results = pool.map(_solve_point, points, chunksize=chunk)
+        return [_tick(r, i, total, report) for i, r in enumerate(results, 1)]
+
+
+def _tick(result, done, total, report):
+    if report is not None:
+        report(done, total)
+    return result
+
+
+def _group_counts(model, transition, counts):
+    if counts == "expected":
+        return dict(transition=transition)
+    n = model.n_per_class
+    if float(n) != int(n):
+        raise ValueError(f'counts="exact" needs an integer n_per_class, got {n!r}')
+    rows = [noise.exact_counts(int(n), row, c) for c, row in enumerate(transition)]
+    return dict(counts=np.stack(rows))
+
+
+def _solve_point(point):
+    """Accuracies per round (arrays of length ``rounds``), PLL and t* at one point."""
+    model = BlockModel(int(point["n_classes"]), point["n_per_class"], point["c"],
+                       point["d"])
+    transition = NOISES[point["noise"]](model.n_classes, point["eta"])
+    hist = _group_counts(model, transition, point["counts"])
+    sol = model.solve(**hist, lam=point["lam"], rounds=point["rounds"],
+                      method=point["method"], pll_topk=point["pll_topk"])
+    verdict = full_accuracy(model, **hist, lam=point["lam"], max_rounds=point["rounds"],
+                            exact=False)
+    has_pll = sol.pll_accuracy is not None
+    return dict(
+        accuracy=np.array([[a.all, a.clean, a.noisy] for a in sol.accuracy]),
+        fresh=np.asarray(sol.fresh_accuracy, dtype=float),
+        all_right=sol.all_right(),
+        pll=np.array([sol.pll_accuracy.all, sol.pll_fresh_accuracy] if has_pll
+                     else [math.nan, math.nan]),
+        pll_all_right=sol.all_right(pll=True) if has_pll else False,
+        t_star=math.nan if verdict.min_rounds is None else float(verdict.min_rounds))
+
+
+def _assemble(names, grid, results, max_rounds):
+    """Arrange per-point results into (len(axis 0), len(axis 1)) arrays."""
+    shape = tuple(len(grid[n]) for n in names)
+    spatial = [n for n in names if n != "rounds"]
+    # index of each grid cell's point and the round read at it (t - 1)
+    cells = list(product(range(shape[0]), range(shape[1])))
+    point_of, round_of = [], []
+    for cell in cells:
+        where = dict(zip(names, cell))
+        flat = np.ravel_multi_index([where[n] for n in spatial],
+                                    [len(grid[n]) for n in spatial])
+        point_of.append(int(flat))
+        round_of.append(grid["rounds"][where["rounds"]] - 1 if "rounds" in names
+                        else max_rounds - 1)
+
+    def gather(fn, dtype=float):
+        return np.array([fn(results[p], r) for p, r in zip(point_of, round_of)],
+                        dtype=dtype).reshape(shape)
+
+    values = {
+        "label_correction": gather(lambda x, r: x["accuracy"][r, 0]),
+        "label_correction_clean": gather(lambda x, r: x["accuracy"][r, 1]),
+        "label_correction_noisy": gather(lambda x, r: x["accuracy"][r, 2]),
+        "fresh": gather(lambda x, r: x["fresh"][r]),
+        "all_right": gather(lambda x, r: x["all_right"][r], bool),
+        "teacher_label_correction": gather(lambda x, r: x["accuracy"][0, 0]),
+        "teacher_fresh": gather(lambda x, r: x["fresh"][0]),
+        "pll_label_correction": gather(lambda x, r: x["pll"][0]),
+        "pll_fresh": gather(lambda x, r: x["pll"][1]),
+        "pll_all_right": gather(lambda x, r: x["pll_all_right"], bool),
+    }
+    boundary = {"t_star": gather(lambda x, r: x["t_star"]),
+                "least_round": gather(lambda x, r: _least_round(x["all_right"]))}
+    return values, boundary
+
+
+def _least_round(all_right):
+    hits = np.flatnonzero(all_right)
+    return float(hits[0] + 1) if hits.size else math.nan
