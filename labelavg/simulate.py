@@ -34,8 +34,8 @@ from .block import BlockModel
 from .distill import correct_predictions, distill
 from .synthetic import gaussian_mixture
 
-__all__ = ["SimulationResult", "simulate", "transition_matrix", "NOISE_MODELS",
-           "LABEL_MODES", "ACCURACY_PARTS"]
+__all__ = ["ACCURACY_PARTS", "LABEL_MODES", "NOISE_MODELS", "SimulationResult",
+           "simulate", "transition_matrix"]
 
 #: Noise models understood by :func:`transition_matrix`.
 NOISE_MODELS = ("symmetric", "asymmetric", "pair", "superclass")

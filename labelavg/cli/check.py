@@ -175,8 +175,8 @@ def _result4_rows(v):
              _num(p.get("pll_accuracy"), 4)),
             ("exact PLL student 100% right", _yes(v.exact_holds))]
     if p.get("tied_groups"):
-        rows.append(("  fails by ties", f"on {len(p['tied_groups'])} (true, given) "
-                                        "groups, see note"))
+        ties = f"on {len(p['tied_groups'])} (true, given) groups, see note"
+        rows.append(("  fails by ties", ties))
     if p.get("wrong_groups"):
         rows.append(("  plainly wrong on groups", str(p["wrong_groups"])))
     if p.get("topk_misses"):
@@ -194,8 +194,9 @@ def _section(title, rows, verdict):
 
 def format_report(args, result3, result4):
     """The two verdicts as a readable table."""
-    lines = [f"{_model_text(args)}, λ={args.lam:g}, {_noise_text(args)} "
-             "(population histogram n·T)", ""]
+    head = (f"{_model_text(args)}, λ={args.lam:g}, {_noise_text(args)} "
+            "(population histogram n·T)")
+    lines = [head, ""]
     lines += _section("Result 3: multi-round self-distillation → 100% label-correction "
                       "accuracy", _result3_rows(result3), result3)
     lines.append("")
