@@ -27,8 +27,8 @@ SCRIPTS = ("fig1_gram", "fig2a_eigenvalues", "fig2b_simplex", "fig3a_accuracy_vs
 OUT_DIR = Path(__file__).resolve().parent / "out"
 
 
-def build_all(out_dir=OUT_DIR, quick=False, report=None):
-    """Run every figure script; return ``[(png path, seconds), ...]``.
+def build_all(out_dir=OUT_DIR, quick=False, report=None, only=None):
+    """Run the figure scripts; return ``[(png path, seconds), ...]``.
 
     Parameters
     ----------
@@ -37,9 +37,19 @@ def build_all(out_dir=OUT_DIR, quick=False, report=None):
         Small grids (a few seconds per figure).
     report : callable, optional
         ``report(name, png_path, seconds)`` after each figure.
+    only : sequence of str, optional
+        Names from :data:`SCRIPTS` to build (default all).
+
+    Raises
+    ------
+    ValueError
+        On a name in ``only`` that is not a figure script.
     """
+    unknown = sorted(set(only or ()) - set(SCRIPTS))
+    if unknown:
+        raise ValueError(f"unknown figure(s) {unknown}; choose from {list(SCRIPTS)}")
     done = []
-    for name in SCRIPTS:
+    for name in (n for n in SCRIPTS if only is None or n in only):
         start = time.perf_counter()
         png = importlib.import_module(f"figures.{name}").main(out_dir, quick=quick)
         seconds = time.perf_counter() - start

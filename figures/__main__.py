@@ -12,11 +12,14 @@ def main(argv=None):
                         help="small grids and samples (seconds per figure)")
     parser.add_argument("--out", default=str(OUT_DIR),
                         help=f"output folder (default {OUT_DIR})")
+    parser.add_argument("--only", nargs="+", metavar="NAME", choices=SCRIPTS,
+                        help="build only these figures (e.g. fig1_gram)")
     args = parser.parse_args(argv)
-    print(f"building {len(SCRIPTS)} figures into {args.out}"
+    print(f"building {len(args.only or SCRIPTS)} figures into {args.out}"
           f"{' (quick)' if args.quick else ''}")
     done = build_all(args.out, quick=args.quick,
-                     report=lambda name, png, s: print(f"{s:6.1f} s  {png}"))
+                     report=lambda name, png, s: print(f"{s:6.1f} s  {png}"),
+                     only=args.only)
     print(f"total {sum(s for _, s in done):.1f} s")
     return 0
 
