@@ -194,9 +194,9 @@ class _State:
 def _newton(problem, init, tol, max_iter):
     coef = problem.zero() if init is None else problem.check_init(init)
     state = problem.evaluate(coef, problem.logits(coef))
-    n_iter = 0
+    n_iter, hint = 0, None
     while state.residual > tol and n_iter < max_iter:
-        d_coef, d_logits = problem.direction(state, min(1e-4, state.residual ** 2))
+        d_coef, d_logits, hint = problem.direction(state, min(1e-4, state.residual ** 2), hint)
         slope = _vdot(problem.xp, state.grad, d_coef)
         if d_logits is None or not slope < 0:  # inexact inner solve: fall back
             d_coef, d_logits = state.descent, problem.logits(state.descent)
@@ -262,7 +262,12 @@ class _Dual:
         return init - init.mean(axis=0, keepdims=True)
 
     def logits(self, coef):
-        return coef @ self.gram
+        return self.times_gram(coef)
+
+    def times_gram(self, x):
+        """x Φ for x (K, N), computed as (Φ xᵀ)ᵀ: BLAS is several times faster
+        with the N×N operand on the left when K is small."""
+        return (self.gram @ x.T).T
 
     def objective(self, coef, logits):
         xp = self.xp
@@ -272,7 +277,7 @@ class _Dual:
         xp, lam, n = self.xp, self.lam, self.targets.shape[1]
         probs = _softmax(xp, logits)
         kernel_grad = (probs - self.targets) / n + lam * coef   # R; ∇_W f = R F
-        grad = kernel_grad @ self.gram                          # ∇_A f = R Φ
+        grad = self.times_gram(kernel_grad)                     # ∇_A f = R Φ
         data = (probs - self.targets) / n
         residual = _relative_residual(
             math.sqrt(max(_vdot(xp, kernel_grad, grad), 0.0)),
@@ -281,38 +286,42 @@ class _Dual:
         return _State(coef, logits, probs, grad, -kernel_grad,
                       self.objective(coef, logits), residual)
 
-    def direction(self, state, rtol):
+    def direction(self, state, rtol, plain_first=None):
         """Newton step dA from S(dA Φ)/N + λ dA = −R, symmetrised with S^{1/2}.
 
         With L_i = S_i^{1/2} and w = L(dA Φ), the system becomes the symmetric
-        PD one λ w + L((L w) Φ)/N = −L(R Φ), solved by CG with the exact
-        per-instance blocks λ + Φ_ii S_i / N as preconditioner; then
+        PD one λ w + L((L w) Φ)/N = −L(R Φ), solved by CG; then
         dA = −(R + L w / N) / λ and dA Φ = −(R Φ + (L w) Φ / N) / λ, whose
-        last term CG accumulates along.
+        last term CG accumulates along. CG starts with the exact per-instance
+        blocks λ + Φ_ii S_i / N as preconditioner (excellent for block Grams:
+        diagonal plus low rank) and falls back to plain CG, which wins when Φ is
+        (near) low rank and its diagonal overstates the operator. Once plain CG
+        was needed, the returned hint makes it the first choice for the rest of
+        the fit.
         """
         xp, lam, n = self.xp, self.lam, self.targets.shape[1]
         root, prec = _jacobian_root_and_prec(xp, state.probs, xp.linalg.diagonal(self.gram) / n, lam)
 
         def apply_op(w):
-            image = _blockwise(root, w) @ self.gram            # (L w) Φ
+            image = self.times_gram(_blockwise(root, w))       # (L w) Φ
             return lam * w + _blockwise(root, image) / n, image
 
         rhs = -_blockwise(root, state.grad)
         # the Newton equation's residual is L r / (Nλ) for a CG residual r
         atol = rtol * n * lam * math.sqrt(_vdot(xp, state.descent, state.descent))
-        w, image, done, start = _pcg(xp, apply_op, lambda r: _blockwise(prec, r), rhs, atol,
-                                     _JACOBI_STEPS)
+        start, done = None, False
+        if not plain_first:
+            w, image, done, start = _pcg(xp, apply_op, lambda r: _blockwise(prec, r), rhs,
+                                         atol, _JACOBI_STEPS)
         if not done:
-            # Jacobi fails when Φ is (near) low rank: its diagonal then overstates
-            # the operator. Plain CG converges in about rank(Φ)·K steps there.
             w, image, _, _ = _pcg(xp, apply_op, lambda r: r, rhs, atol, 50 + 2 * n, start)
         if image is None:
-            return state.descent, None
+            return state.descent, None, plain_first
         d_coef = (state.descent - _blockwise(root, w) / n) / lam
-        return d_coef, -(state.grad + image / n) / lam         # dA, dA Φ
+        return d_coef, -(state.grad + image / n) / lam, not done
 
 
-#: CG steps with the block-Jacobi preconditioner before falling back to plain CG.
+#: CG steps with the block-Jacobi preconditioner before switching to plain CG.
 _JACOBI_STEPS = 40
 
 
@@ -388,7 +397,7 @@ class _Primal:
                                       lam * math.sqrt(_vdot(xp, coef, coef)))
         return _State(coef, logits, probs, grad, -grad, self.objective(coef, logits), residual)
 
-    def direction(self, state, rtol):
+    def direction(self, state, rtol, hint=None):
         """Newton step from (1/N) S(dW Fᵀ) F + λ dW = −∇f by preconditioned CG.
 
         Preconditioner: class k's diagonal Hessian block approximated by
@@ -409,7 +418,7 @@ class _Primal:
 
         atol = rtol * math.sqrt(_vdot(xp, state.grad, state.grad))
         d_coef, d_logits, _, _ = _pcg(xp, apply_op, apply_prec, -state.grad, atol, 500)
-        return (state.descent, None) if d_logits is None else (d_coef, d_logits)
+        return (state.descent, None, hint) if d_logits is None else (d_coef, d_logits, hint)
 
 
 def _jacobian_apply(xp, probs, x):
