@@ -1,7 +1,9 @@
 """Figure 3b: softmax values across fits at η = 0.5 (mean ± std over instances).
 
-Gaussian-mixture features (K = 4, c = 0.4, d = 0.1, D = 64, so instances
-spread), symmetric noise η = 0.5 in exact counts, λ = 2e-4, exact fits. Four
+Gaussian-mixture features (K = 4, c = 0.4, d = 0.1, D = 1000 ≥ N, so the
+teacher can fit every given label and its Gram is near the block model),
+symmetric noise η = 0.5 in exact counts, λ = 2e-4, exact fits (dual form on
+the N×N Gram, the cheaper form when D ≥ N). Four
 kinds of value: the true label of clean instances, the given (wrong) label
 of noisy instances, the true label of noisy instances, and every other label.
 """
@@ -36,9 +38,9 @@ def trajectories(probs, true, given):
 def main(out_dir, quick=False):
     """Write ``fig3b_softmax_trajectories.png`` / ``.pdf``; return the PNG path."""
     rounds = 5 if quick else 10
-    data = gaussian_mixture(4, 30 if quick else 100, 64, 0.4, 0.1, rng=2)
+    data = gaussian_mixture(4, 30 if quick else 100, 1000, 0.4, 0.1, rng=2)
     given = noise.assign_labels_exact(data.y_train, noise.symmetric(4, ETA), rng=2)
-    path = distill(None, given, LAM, rounds, features=data.x_train, pll_topk=2)
+    path = distill(data.x_train @ data.x_train.T, given, LAM, rounds, pll_topk=2)
     fig = plot.softmax_trajectories(np.arange(1, rounds + 1),
                                     trajectories(path.probs, data.y_train, given),
                                     title=f"softmax outputs across fits (mean ± std)\n"
