@@ -1,0 +1,580 @@
+"""Self-distillation of a softmax linear probe on real features, on any array backend.
+
+Symbols: K ``n_classes``, N ``n_samples`` (training rows), D feature dimension,
+λ ``lam``, t the fit number (t = 1 the teacher, t ≥ 2 the students, ``rounds``
+fits in all), F ``X`` (N, D) the feature rows, W (K, D) the coefficients,
+Y⁽⁰⁾ (K, N) the one-hot given labels, Y⁽ᵗ⁾ (K, N) the training outputs of fit t,
+u = 1/K, η the corruption rate of the labels.
+
+- :class:`SelfDistillation`: scikit-learn style estimator running the teacher,
+  students t = 2..rounds and the PLL student (THEORY.md) with the exact primal
+  Newton solver (:func:`labelavg.fit_probs` with ``features=``) or the linearised
+  closed form (Result 1) through one thin SVD of F.
+- :func:`class_correlation`: mean and std of centred, normalised feature cosines
+  per class pair (the statistics of the paper's Fig. 1), without the N×N matrix.
+- :func:`confusable_classes`: superclasses by complete-linkage clustering of
+  1 − mean correlation (the paper's recipe for superclass noise), which feed
+  :func:`labelavg.noise.superclass`.
+
+Arrays may come from any array-API namespace (NumPy, CuPy, ``array_api_strict``);
+results stay in it. Label bookkeeping (K×N, small) and the PLL targets are done
+on the host with NumPy and moved back.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, replace
+from typing import Any, Callable, NamedTuple
+
+import numpy as np
+from array_api_compat import device as _device
+
+from . import _checks
+from ._xp import float_dtype, namespace, to_numpy
+from .distill import TIES, Accuracy, _accuracy, pll_targets
+from .fixed_point import _newton, _Primal
+
+__all__ = ["SelfDistillation", "RoundRecord", "ClassCorrelation", "class_correlation",
+           "confusable_classes", "default_tol"]
+
+#: Default solver tolerance (relative gradient norm) per computing precision.
+_DEFAULT_TOL = {"float64": 1e-10, "float32": 1e-5}
+
+
+def default_tol(dtype_name):
+    """Default ``tol`` for a computing dtype: 1e-10 for float64, 1e-5 for float32.
+
+    float32 round-off limits the relative gradient norm to about 1e-6 on
+    problems of N ~ 10⁴, so 1e-5 is the tightest tolerance reliably met.
+    """
+    return _DEFAULT_TOL["float32" if "32" in str(dtype_name) else "float64"]
+
+
+@dataclass(frozen=True)
+class RoundRecord:
+    """What one fit of :class:`SelfDistillation` did.
+
+    Attributes
+    ----------
+    round : int or str
+        t = 1..rounds, or ``"pll"``.
+    train_accuracy : Accuracy or None
+        Label-correction accuracy of the training outputs against ``y_true``
+        (all / clean / noisy instances); None without ``y_true``.
+    test_accuracy : float or None
+        Accuracy on ``eval_set``; None without it.
+    residual : float
+        Final relative gradient norm (0 for the linearised closed form).
+    n_iter : int
+        Newton steps (0 for the linearised closed form).
+    converged : bool
+    seconds : float
+        Wall time of the fit (the linear method's SVD is counted in t = 1).
+    """
+
+    round: Any
+    train_accuracy: Accuracy | None
+    test_accuracy: float | None
+    residual: float
+    n_iter: int
+    converged: bool
+    seconds: float
+
+    @property
+    def name(self):
+        """``"teacher"``, ``"student t=2"``, ... or ``"PLL"``."""
+        if self.round == "pll":
+            return "PLL"
+        return "teacher" if self.round == 1 else f"student t={self.round}"
+
+
+class SelfDistillation:
+    """Multi-round self-distillation and the PLL student of a softmax linear probe.
+
+    Fit 1 (the teacher) is trained on the one-hot given labels, fit t on the
+    outputs Y⁽ᵗ⁻¹⁾ of fit t − 1, each minimising
+
+        (1/N) Σ_i CE(q_i, softmax(W x_i)) + (λ/2) ||W||_F².
+
+    The PLL student is one more fit, on targets uniform over the top-k classes
+    of the teacher's outputs. scikit-learn's ``LogisticRegression(
+    fit_intercept=False, C=1/(N λ))`` is the teacher on hard labels.
+
+    Parameters
+    ----------
+    lam : float
+        Ridge strength λ > 0 (scikit-learn's C = 1/(N λ)).
+    rounds : int
+        Number of fits t = 1..rounds (>= 1).
+    pll_topk : int
+        k of the PLL targets, 1 <= k <= K − 1.
+    ties : {"split", "all", "index"}
+        Tie rule at the k-th place, see :func:`labelavg.pll_targets`.
+    method : {"exact", "linear"}
+        ``"exact"``: primal Newton-CG fits, each warm-started from the previous
+        round's W (the PLL student from the teacher's). ``"linear"``: the
+        linearised closed form of Result 1 for all rounds from one thin SVD of F.
+    tol : float, optional
+        Solver tolerance (relative gradient norm); default
+        :func:`default_tol` of the computing dtype (1e-10 float64, 1e-5 float32).
+    max_iter : int
+        Newton steps per fit.
+    progress : callable, optional
+        Called with each :class:`RoundRecord` as soon as its fit ends.
+
+    Attributes
+    ----------
+    coef_ : array (rounds, K, D)
+        W of every fit; ``coef_[t - 1]`` is fit t.
+    pll_coef_ : array (K, D)
+    probs_ : array (rounds, K, N)
+        Training outputs Y⁽ᵗ⁾.
+    pll_targets_, pll_probs_ : array (K, N)
+    history_ : tuple of RoundRecord
+        One per round, then the PLL student.
+    n_classes_ : int
+
+    Notes
+    -----
+    Predictions on new rows use the logits z = W x. For ``method="linear"`` the
+    linearised fit t has W⁽ᵗ⁾ = (Y⁽ᵗ⁻¹⁾ − Y⁽ᵗ⁾) F / (N λ), the stationarity
+    condition of the ridge fit with P replaced by the linear outputs
+    Y⁽ᵗ⁾ = u + (Y⁽ᵗ⁻¹⁾ − u) G, G = Φ(Φ + KNλI)⁻¹ (Result 1), and its
+    probabilities are the linearised ones u + z/K (they sum to 1 but may leave
+    [0, 1]; the argmax is that of softmax(z)).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(0)
+    >>> y = np.repeat(np.arange(3), 20)
+    >>> X = np.eye(3)[y] + 0.3 * rng.normal(size=(60, 3))
+    >>> model = SelfDistillation(1e-2, 2).fit(X, y)
+    >>> [r.round for r in model.history_]
+    [1, 2, 'pll']
+    >>> model.score(X, y) > 0.9
+    True
+    """
+
+    def __init__(self, lam, rounds, *, pll_topk=2, ties="split", method="exact", tol=None,
+                 max_iter=100, progress: Callable[[RoundRecord], Any] | None = None):
+        self.lam = lam
+        self.rounds = rounds
+        self.pll_topk = pll_topk
+        self.ties = ties
+        self.method = method
+        self.tol = tol
+        self.max_iter = max_iter
+        self.progress = progress
+
+    # ------------------------------------------------------------------ fit
+
+    def fit(self, X, y, *, y_true=None, eval_set=None):
+        """Run the teacher, the students and the PLL student.
+
+        Parameters
+        ----------
+        X : array (N, D)
+            Training features, any array-API namespace; float16 is upcast to
+            float32, integer input computes in float64.
+        y : int array (N,)
+            Given (possibly noisy) labels in 0..K−1, K = max label + 1; every
+            class needs at least 2 instances.
+        y_true : int array (N,), optional
+            True labels: enables label-correction accuracy in ``history_``.
+        eval_set : (X_test, y_test), optional
+            Held-out rows: enables test accuracy in ``history_``.
+
+        Returns
+        -------
+        self
+
+        Raises
+        ------
+        TypeError
+            Arrays from different libraries, non-integer labels.
+        ValueError
+            NaN/inf features, lengths that disagree, labels outside 0..K−1,
+            a class with fewer than 2 instances, bad parameters.
+        """
+        params = self._check_params()
+        xp, X, labels, true, evals = _check_fit_inputs(X, y, y_true, eval_set)
+        n_classes = max(int(labels.max()), -1 if true is None else int(true.max())) + 1
+        self._check_topk(n_classes)
+        tol = params["tol"] if params["tol"] is not None else default_tol(X.dtype)
+        onehot = np.eye(n_classes)[labels].T
+        run = _Run(xp, X, labels, true, evals, self.progress)
+        if self.method == "linear":
+            fits = _fit_linear(run, onehot, params["lam"], params["rounds"], self)
+        else:
+            fits = _fit_exact(run, onehot, params["lam"], params["rounds"], self, tol)
+        self._store(xp, fits, n_classes, run.history)
+        return self
+
+    def _check_params(self):
+        _checks.choice("method", self.method, {"exact", "linear"})
+        _checks.choice("ties", self.ties, set(TIES))
+        _checks.integer_at_least("max_iter", self.max_iter, 1)
+        tol = None if self.tol is None else _checks.positive_scalar("tol", self.tol)
+        return {"lam": _checks.positive_scalar("lam", self.lam),
+                "rounds": _checks.integer_at_least("rounds", self.rounds, 1), "tol": tol}
+
+    def _check_topk(self, n_classes):
+        k = self.pll_topk
+        if isinstance(k, bool) or not isinstance(k, (int, np.integer)) \
+                or not 1 <= k <= n_classes - 1:
+            raise ValueError(f"pll_topk must be an integer in 1..{n_classes - 1}, got {k!r}")
+
+    def _store(self, xp, fits, n_classes, history):
+        rounds, pll = fits[:-1], fits[-1]
+        self.coef_ = xp.stack([f.coef for f in rounds])
+        self.probs_ = xp.stack([f.probs for f in rounds])
+        self.pll_coef_, self.pll_probs_, self.pll_targets_ = pll.coef, pll.probs, pll.targets
+        self.history_ = tuple(history)
+        self.n_classes_ = n_classes
+
+    # -------------------------------------------------------------- predict
+
+    def decision_function(self, X, round=None):
+        """Logits (n, K) of fit ``round`` for rows X (n, D)."""
+        coef = self._coef(round)
+        xp = namespace(X, coef)
+        X = _features(xp, X, "X", expected_dim=coef.shape[1])
+        return X @ xp.astype(coef, X.dtype).T
+
+    def predict_proba(self, X, round=None):
+        """Class probabilities (n, K) of fit ``round`` (rows = instances).
+
+        ``round``: 1..rounds (default the last) or ``"pll"``. For
+        ``method="linear"`` these are the linearised u + z/K (see Notes above).
+        """
+        z = self.decision_function(X, round)
+        xp = namespace(z)
+        if self.method == "linear":
+            return 1.0 / self.n_classes_ + z / self.n_classes_
+        z = z - xp.max(z, axis=1, keepdims=True)
+        e = xp.exp(z)
+        return e / xp.sum(e, axis=1, keepdims=True)
+
+    def predict(self, X, round=None):
+        """Predicted labels (n,) of fit ``round`` (1..rounds, default last, or ``"pll"``)."""
+        return namespace(X).argmax(self.decision_function(X, round), axis=1)
+
+    def score(self, X, y, round=None):
+        """Accuracy of fit ``round`` on rows X against labels y (a float in [0, 1])."""
+        pred = to_numpy(self.predict(X, round))
+        y = _checks.labels("y", to_numpy(y), self.n_classes_, pred.shape[0])
+        return float(np.mean(pred == y))
+
+    def _coef(self, round):
+        if not hasattr(self, "coef_"):
+            raise ValueError("this SelfDistillation is not fitted yet; call fit(X, y) first")
+        if isinstance(round, str) and round == "pll":
+            return self.pll_coef_
+        if round is None:
+            return self.coef_[self.coef_.shape[0] - 1, ...]
+        n = self.coef_.shape[0]
+        if isinstance(round, bool) or not isinstance(round, (int, np.integer)) \
+                or not 1 <= round <= n:
+            raise ValueError(f"round must be an integer in 1..{n} or 'pll', got {round!r}")
+        return self.coef_[int(round) - 1, ...]
+
+
+# ---------------------------------------------------------------------------
+# fitting
+
+
+@dataclass(frozen=True)
+class _Fit:
+    coef: Any
+    probs: Any
+    targets: Any
+
+
+class _Run:
+    """Bookkeeping of one ``fit``: accuracies, timing, history, progress."""
+
+    def __init__(self, xp, X, labels, true, evals, progress):
+        self.xp, self.X, self.labels, self.true = xp, X, labels, true
+        self.evals, self.progress, self.history = evals, progress, []
+
+    def to_device(self, host):
+        return self.xp.asarray(host, dtype=self.X.dtype, device=_device(self.X))
+
+    def record(self, name, coef, probs, residual, n_iter, converged, seconds):
+        train = None
+        if self.true is not None:
+            train = _accuracy(to_numpy(probs), self.true, self.labels)
+        test = None
+        if self.evals is not None:
+            x_test, y_test = self.evals
+            pred = to_numpy(self.xp.argmax(x_test @ coef.T, axis=1))
+            test = float(np.mean(pred == y_test))
+        rec = RoundRecord(name, train, test, float(residual), int(n_iter), bool(converged),
+                          float(seconds))
+        self.history.append(rec)
+        if self.progress is not None:
+            self.progress(rec)
+
+
+def _fit_exact(run, onehot, lam, rounds, est, tol):
+    """Teacher, students (warm-started from the previous W) and PLL, by primal Newton."""
+    problem = _Primal.build(run.X, run.to_device(onehot), lam)
+
+    def fit(name, targets, init):
+        start = time.perf_counter()
+        res = _newton(replace(problem, targets=targets), init, tol, est.max_iter)
+        run.record(name, res.coef, res.probs, res.residual, res.n_iter, res.converged,
+                   time.perf_counter() - start)
+        return _Fit(res.coef, res.probs, targets)
+
+    fits = [fit(1, problem.targets, None)]
+    for t in range(2, rounds + 1):
+        fits.append(fit(t, fits[-1].probs, fits[-1].coef))
+    teacher = fits[0]
+    q_pll = run.to_device(pll_targets(_host_probs(teacher.probs), est.pll_topk, est.ties))
+    fits.append(fit("pll", q_pll, teacher.coef))
+    return fits
+
+
+def _fit_linear(run, onehot, lam, rounds, est):
+    """All rounds of Result 1 from one thin SVD; W⁽ᵗ⁾ = (Y⁽ᵗ⁻¹⁾ − Y⁽ᵗ⁾) F / (Nλ)."""
+    xp, X = run.xp, run.X
+    start = time.perf_counter()
+    left, sing, _ = xp.linalg.svd(X, full_matrices=False)
+    n_classes, n_samples = onehot.shape
+    # g(μ) = μ / (μ + KNλ) with μ = s², the eigenvalues of Φ = F Fᵀ on range(F);
+    # Φ's other eigenvalues are 0 and g(0) = 0, so they drop out.
+    filt = sing ** 2 / (sing ** 2 + n_classes * n_samples * lam)
+
+    def step(name, targets, t0):
+        u = 1.0 / n_classes
+        probs = u + (((targets - u) @ left) * filt) @ left.T
+        coef = (targets - probs) @ X / (n_samples * lam)
+        run.record(name, coef, probs, 0.0, 0, True, time.perf_counter() - t0)
+        return _Fit(coef, probs, targets)
+
+    fits = [step(1, run.to_device(onehot), start)]
+    for t in range(2, rounds + 1):
+        fits.append(step(t, fits[-1].probs, time.perf_counter()))
+    q_pll = pll_targets(_host_probs(fits[0].probs), est.pll_topk, est.ties)
+    fits.append(step("pll", run.to_device(q_pll), time.perf_counter()))
+    return fits
+
+
+def _host_probs(probs):
+    """Training outputs on the host as float64 probability columns for ``pll_targets``.
+
+    Linearised outputs may dip below 0; a per-column affine map
+    p ↦ (p − m)/(1 − K m), m = min(0, min p), keeps their ranking and sums to 1.
+    float32 outputs are renormalised after the upcast.
+    """
+    host = np.asarray(to_numpy(probs), dtype=float)
+    low = np.minimum(host.min(axis=0), 0.0)
+    host = host - low
+    return host / host.sum(axis=0)
+
+
+# ---------------------------------------------------------------------------
+# validation
+
+
+def _check_fit_inputs(X, y, y_true, eval_set):
+    arrays = [a for a in (X, y, y_true) if _is_array(a)]
+    if eval_set is not None:
+        if not isinstance(eval_set, (tuple, list)) or len(eval_set) != 2:
+            raise ValueError("eval_set must be a pair (X_test, y_test)")
+        arrays += [a for a in eval_set if _is_array(a)]
+    if not _is_array(X):
+        raise TypeError(f"X must be an array (N, D), got {type(X).__name__}")
+    xp = namespace(*arrays)
+    X = _features(xp, X, "X")
+    labels = _labels_host(y, "y", X.shape[0])
+    _check_counts(labels)
+    true = None if y_true is None else _labels_host(y_true, "y_true", X.shape[0])
+    evals = None
+    if eval_set is not None:
+        x_test = _features(xp, eval_set[0], "eval_set[0] (X_test)", expected_dim=X.shape[1])
+        x_test = xp.astype(x_test, X.dtype)
+        y_test = _labels_host(eval_set[1], "eval_set[1] (y_test)", x_test.shape[0])
+        top = max(int(labels.max()), -1 if true is None else int(true.max()))
+        if y_test.size and y_test.max() > top:
+            raise ValueError(f"eval_set[1] (y_test) must lie in 0..{top}, "
+                             f"got values up to {int(y_test.max())}")
+        evals = (x_test, y_test)
+    return xp, X, labels, true, evals
+
+
+def _is_array(a):
+    return a is not None and hasattr(a, "shape") and hasattr(a, "dtype")
+
+
+def _features(xp, X, name, expected_dim=None):
+    if not _is_array(X):
+        raise TypeError(f"{name} must be an array, got {type(X).__name__}")
+    if X.ndim != 2:
+        raise ValueError(f"{name} must be 2-dimensional (N, D), got shape {tuple(X.shape)}")
+    if expected_dim is not None and X.shape[1] != expected_dim:
+        raise ValueError(f"{name} must have D = {expected_dim} columns, got {X.shape[1]}")
+    if X.shape[0] == 0 or X.shape[1] == 0:
+        raise ValueError(f"{name} must be non-empty, got shape {tuple(X.shape)}")
+    if xp.isdtype(X.dtype, "bool") or xp.isdtype(X.dtype, "complex floating"):
+        raise TypeError(f"{name} must hold real numbers, got dtype {X.dtype}")
+    X = xp.astype(X, float_dtype(xp, X))
+    if not bool(xp.all(xp.isfinite(X))):
+        raise ValueError(f"{name} contains NaN or inf")
+    return X
+
+
+def _labels_host(y, name, n_samples):
+    """Integer labels (N,) on the host; the range check against K happens later."""
+    host = np.asarray(to_numpy(y))
+    if host.ndim != 1:
+        raise ValueError(f"{name} must be 1-dimensional, got shape {host.shape}")
+    if host.shape[0] != n_samples:
+        raise ValueError(f"{name} must have length N = {n_samples} (one per row of X), "
+                         f"got {host.shape[0]}")
+    if host.size and not np.issubdtype(host.dtype, np.integer):
+        raise TypeError(f"{name} must hold integers 0..K-1, got dtype {host.dtype}")
+    if host.size and host.min() < 0:
+        raise ValueError(f"{name} must lie in 0..K-1, got the value {int(host.min())}")
+    return host.astype(np.intp)
+
+
+def _check_counts(labels):
+    counts = np.bincount(labels)
+    if counts.size < 2:
+        raise ValueError("y must contain at least 2 classes")
+    few = np.flatnonzero(counts < 2)
+    if few.size:
+        raise ValueError(f"y: every class 0..{counts.size - 1} needs at least 2 instances; "
+                         f"class {int(few[0])} has {int(counts[few[0]])}")
+
+
+# ---------------------------------------------------------------------------
+# class correlation statistics (paper Fig. 1)
+
+
+class ClassCorrelation(NamedTuple):
+    """Per class pair (a, b): mean and std of cos(x_i, x_j), i in a, j in b (i ≠ j).
+
+    ``mean``, ``std`` : arrays (K, K); ``counts`` : ndarray (K,) instances per class.
+    """
+
+    mean: Any
+    std: Any
+    counts: np.ndarray
+
+
+def class_correlation(X, y):
+    """Mean and std of centred, normalised feature cosines for every class pair.
+
+    Parameters
+    ----------
+    X : array (N, D)
+        Features (any array-API namespace); computed in float64.
+    y : int array (N,)
+        Labels in 0..K−1, K = max label + 1; each class needs >= 2 instances.
+
+    Returns
+    -------
+    ClassCorrelation
+        ``mean[a, b]`` and ``std[a, b]`` (population std) of x̃_iᵀx̃_j over
+        i in class a, j in class b, self-pairs i = j excluded on the diagonal,
+        where x̃ = (x − x̄)/||x − x̄|| (x̄ the mean row; a row equal to x̄ stays 0).
+
+    Notes
+    -----
+    Never forms the N×N matrix. With s_a = Σ_{i∈a} x̃_i and S_a = Σ_{i∈a} x̃_i x̃_iᵀ
+    (D×D): Σ_{i∈a, j∈b} x̃_iᵀx̃_j = s_aᵀs_b and Σ (x̃_iᵀx̃_j)² = tr(S_a S_b); on the
+    diagonal the self-pairs contribute Σ ||x̃_i||² and Σ ||x̃_i||⁴. Cost O(N D² + K² D²).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> X = np.array([[1., 0.], [1., .1], [-1., 0.], [-1., -.1]])
+    >>> corr = class_correlation(X, np.array([0, 0, 1, 1]))
+    >>> np.round(corr.mean, 2).tolist()
+    [[1.0, -1.0], [-1.0, 1.0]]
+    """
+    xp = namespace(*[a for a in (X, y) if _is_array(a)])
+    X = xp.astype(_features(xp, X, "X"), xp.float64)
+    labels = _labels_host(y, "y", X.shape[0])
+    _check_counts(labels)
+    n_classes = int(labels.max()) + 1
+    onehot = xp.asarray(np.eye(n_classes)[labels], device=_device(X))   # (N, K)
+    centred = X - xp.mean(X, axis=0, keepdims=True)
+    norms = xp.sqrt(xp.sum(centred ** 2, axis=1, keepdims=True))
+    unit = centred / xp.where(norms > 0, norms, 1.0)
+    sq = xp.sum(unit ** 2, axis=1)                                       # ||x̃_i||², 1 or 0
+    sums = onehot.T @ unit                                               # s_a (K, D)
+    second = _pair_trace(xp, unit, labels, n_classes)                    # tr(S_a S_b)
+    counts = np.bincount(labels, minlength=n_classes).astype(float)
+    pairs = xp.asarray(np.outer(counts, counts) - np.diag(counts), device=_device(X))
+    eye = xp.eye(n_classes, dtype=xp.float64)
+    self1, self2 = onehot.T @ sq, onehot.T @ sq ** 2
+    mean = (sums @ sums.T - eye * self1) / pairs
+    mean2 = (second - eye * self2) / pairs
+    std = xp.sqrt(xp.clip(mean2 - mean ** 2, 0.0, None))  # cancellation can dip below 0
+    return ClassCorrelation(mean, std, counts.astype(np.intp))
+
+
+def _pair_trace(xp, unit, labels, n_classes):
+    """tr(S_a S_b) = <S_a, S_b>_F for all class pairs, from the K second-moment matrices."""
+    d = unit.shape[1]
+    flat = []
+    for a in range(n_classes):
+        rows = xp.asarray(np.flatnonzero(labels == a), device=_device(unit))
+        block = xp.take(unit, rows, axis=0)
+        flat.append(xp.reshape(block.T @ block, (d * d,)))
+    flat = xp.stack(flat)
+    return flat @ flat.T
+
+
+def confusable_classes(X, y, cut=0.8, *, correlation=None):
+    """Superclasses: complete-linkage clusters of 1 − mean class correlation.
+
+    Parameters
+    ----------
+    X : array (N, D)
+    y : int array (N,)
+        Labels in 0..K−1.
+    cut : float
+        Cut the dendrogram at ``cut`` × the largest merge distance (0 < cut <= 1;
+        the paper uses 0.8).
+    correlation : ClassCorrelation, optional
+        Reuse a :func:`class_correlation` result (X and y are then not read).
+
+    Returns
+    -------
+    ndarray (K,) of intp
+        Cluster id of every class, 0-based in order of first appearance; pass to
+        :func:`labelavg.noise.superclass`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(0)
+    >>> centres = np.repeat(np.eye(2) * 4, 2, axis=0) + rng.normal(size=(4, 2))
+    >>> y = np.repeat(np.arange(4), 30)
+    >>> X = centres[y] + 0.3 * rng.normal(size=(120, 2))
+    >>> confusable_classes(X, y).tolist()
+    [0, 0, 1, 1]
+    """
+    from scipy.cluster.hierarchy import fcluster, linkage
+    from scipy.spatial.distance import squareform
+
+    cut = _checks.positive_scalar("cut", cut)
+    if cut > 1:
+        raise ValueError(f"cut must be in (0, 1], got {cut!r}")
+    corr = class_correlation(X, y) if correlation is None else correlation
+    mean = to_numpy(corr.mean)
+    dist = 1.0 - (mean + mean.T) / 2
+    np.fill_diagonal(dist, 0.0)
+    tree = linkage(squareform(np.clip(dist, 0.0, None), checks=False), method="complete")
+    raw = fcluster(tree, cut * tree[:, 2].max(), criterion="distance")
+    _, first, ids = np.unique(raw, return_index=True, return_inverse=True)
+    order = np.argsort(np.argsort(first))   # relabel by first appearance
+    return order[ids].astype(np.intp)
