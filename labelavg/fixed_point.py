@@ -353,8 +353,7 @@ class _Primal:
     features: Any
     targets: Any
     lam: float
-    cov_evals: Any
-    cov_evecs: Any
+    prec: Any          # _ClassBlocks or _SharedBasis: builds the CG preconditioner
     form: str = "primal"
 
     @classmethod
@@ -364,10 +363,11 @@ class _Primal:
         features = xp.astype(features, dtype)
         targets = xp.astype(targets, dtype)
         _check_primal_inputs(xp, features, targets)
-        # preconditioner basis: eigenpairs of the feature covariance FᵀF/N (D, D)
-        cov = features.T @ features / features.shape[0]
-        evals, evecs = xp.linalg.eigh(cov)
-        return cls(xp, features, targets, lam, xp.clip(evals, 0.0, None), evecs)
+        n, d = features.shape
+        # K inverses of D×D blocks per Newton step cost about as much as
+        # K D³ / (4 N D K) CG steps: worth it while D² is a small multiple of N.
+        maker = _ClassBlocks if d * d <= _BLOCK_RATIO * n else _SharedBasis
+        return cls(xp, features, targets, lam, maker.build(xp, features, targets))
 
     def zero(self):
         return self.xp.zeros((self.targets.shape[0], self.features.shape[1]),
@@ -400,25 +400,119 @@ class _Primal:
     def direction(self, state, rtol, hint=None):
         """Newton step from (1/N) S(dW Fᵀ) F + λ dW = −∇f by preconditioned CG.
 
-        Preconditioner: class k's diagonal Hessian block approximated by
-        s_k FᵀF/N + λI, s_k the mean of S_i[k, k] over instances, inverted in the
-        eigenbasis of FᵀF/N.
+        Preconditioner: block Jacobi over classes, the diagonal Hessian block of
+        class k, (1/N) Σ_i S_i[k, k] f_i f_iᵀ + λI, approximated by
+        Σ_g w̄_kg C_g + λI with C_g = F_gᵀF_g/N the second-moment matrix of the
+        rows whose target argmax is g and w̄_kg the mean of S_i[k, k] over them
+        (:class:`_ClassBlocks`); for large D, by s_k FᵀF/N + λI in the eigenbasis
+        of FᵀF/N (:class:`_SharedBasis`).
+
+        The preconditioner is rebuilt only when the weights w̄ moved by more
+        than :data:`_REUSE_RTOL` since it was built (``hint`` carries it from one
+        Newton step to the next); near the optimum it is built once.
+
+        Inexact Newton: CG stops at a relative accuracy min(0.1, residual)
+        (Eisenstat–Walker forcing, still quadratic convergence) when that is
+        looser than the caller's ``rtol``.
         """
         xp, lam, n = self.xp, self.lam, self.targets.shape[1]
         probs, feats = state.probs, self.features
-        scale = xp.mean(probs * (1 - probs), axis=1)
-        inv = 1.0 / (scale[:, None] * self.cov_evals[None, :] + lam)
 
         def apply_op(v):
             image = v @ feats.T                                 # logits of v
             return _jacobian_apply(xp, probs, image) @ feats / n + lam * v, image
 
-        def apply_prec(r):
-            return ((r @ self.cov_evecs) * inv) @ self.cov_evecs.T
-
+        apply_prec, hint = self.prec.inverse(xp, probs * (1 - probs), lam, hint)
+        rtol = max(rtol, min(0.1, state.residual))
         atol = rtol * math.sqrt(_vdot(xp, state.grad, state.grad))
-        d_coef, d_logits, _, _ = _pcg(xp, apply_op, apply_prec, -state.grad, atol, 500)
+        steps = [0]
+
+        def counted_op(v):
+            steps[0] += 1
+            return apply_op(v)
+
+        d_coef, d_logits, _, _ = _pcg(xp, counted_op, apply_prec, -state.grad, atol, 500)
+        hint = None if hint is None else hint[:2] + (steps[0],)
         return (state.descent, None, hint) if d_logits is None else (d_coef, d_logits, hint)
+
+
+#: Class-block preconditioner while D² <= _BLOCK_RATIO · N (see _Primal.build).
+_BLOCK_RATIO = 16
+
+
+@dataclass(frozen=True)
+class _ClassBlocks:
+    """Second-moment matrices C_g = F_gᵀF_g/N (G, D, D) of the target-argmax groups."""
+
+    members: Any       # (N, G) group indicator, rows of F by group
+    sizes: Any         # (G,) rows per group (at least 1, for the mean)
+    moments: Any       # (G, D·D) flattened C_g
+
+    @classmethod
+    def build(cls, xp, features, targets):
+        n, d = features.shape
+        n_groups = targets.shape[0]
+        group = xp.argmax(targets, axis=0)
+        members = xp.astype(group[:, None] == xp.arange(n_groups)[None, :], features.dtype)
+        order = xp.argsort(group)
+        rows = xp.take(features, order, axis=0)
+        counts = [int(xp.sum(xp.astype(group == g, xp.int64))) for g in range(n_groups)]
+        moments, at = [], 0
+        for count in counts:
+            block = rows[at:at + count, :]
+            moments.append(xp.reshape(block.T @ block / n, (d * d,)))
+            at += count
+        sizes = xp.asarray([max(c, 1) for c in counts], dtype=features.dtype)
+        return cls(members, sizes, xp.stack(moments))
+
+    def inverse(self, xp, weights, lam, hint=None):
+        """r ↦ H_k⁻¹ r_k per class, H_k = Σ_g w̄_kg C_g + λI, w̄ from weights (K, N).
+
+        Returns ``(apply, hint)``; a ``hint`` from an earlier call is reused while
+        w̄ stays within :data:`_REUSE_RTOL` of the w̄ it was built from.
+        """
+        mean_w = (weights @ self.members) / self.sizes                  # (K, G)
+        if hint is not None and (hint[2] < _REBUILD_STEPS or _close_weights(xp, mean_w, hint[0])):
+            return hint[1], hint
+        d = int(round(math.sqrt(self.moments.shape[1])))
+        blocks = xp.reshape(mean_w @ self.moments, (mean_w.shape[0], d, d))
+        inv = xp.linalg.inv(blocks + lam * xp.eye(d, dtype=blocks.dtype))
+
+        def apply(r):
+            return (inv @ r[:, :, None])[:, :, 0]
+        return apply, (mean_w, apply, 0)
+
+
+@dataclass(frozen=True)
+class _SharedBasis:
+    """Eigenpairs of FᵀF/N: the class blocks approximated as s_k FᵀF/N + λI."""
+
+    evals: Any
+    evecs: Any
+
+    @classmethod
+    def build(cls, xp, features, targets):
+        evals, evecs = xp.linalg.eigh(features.T @ features / features.shape[0])
+        return cls(xp.clip(evals, 0.0, None), evecs)
+
+    def inverse(self, xp, weights, lam, hint=None):
+        scale = xp.mean(weights, axis=1)
+        inv = 1.0 / (scale[:, None] * self.evals[None, :] + lam)
+        return (lambda r: ((r @ self.evecs) * inv) @ self.evecs.T), hint
+
+
+#: ... and while the last CG solve took fewer steps than this (a rebuild costs
+#: about as much as this many CG steps).
+_REBUILD_STEPS = 8
+
+#: Reuse the class-block preconditioner while every w̄_kg moved by less than this
+#: fraction (of itself plus 1% of the largest w̄).
+_REUSE_RTOL = 0.25
+
+
+def _close_weights(xp, new, old):
+    floor = 0.01 * float(xp.max(old))
+    return float(xp.max(xp.abs(new - old) / (old + floor))) <= _REUSE_RTOL
 
 
 def _jacobian_apply(xp, probs, x):
