@@ -37,7 +37,7 @@ from .distill import TIES, Accuracy, _accuracy, pll_targets
 from .fixed_point import _newton, _Primal
 
 __all__ = ["SelfDistillation", "RoundRecord", "ClassCorrelation", "class_correlation",
-           "confusable_classes", "default_tol"]
+           "confusable_classes", "default_tol", "NoiseSweep", "noise_sweep"]
 
 #: Default solver tolerance (relative gradient norm) per computing precision.
 _DEFAULT_TOL = {"float64": 1e-10, "float32": 1e-5}
@@ -578,3 +578,91 @@ def confusable_classes(X, y, cut=0.8, *, correlation=None):
     _, first, ids = np.unique(raw, return_index=True, return_inverse=True)
     order = np.argsort(np.argsort(first))   # relabel by first appearance
     return order[ids].astype(np.intp)
+
+
+# ---------------------------------------------------------------------------
+# noisy-label experiment (the paper's appendix tables)
+
+
+@dataclass(frozen=True)
+class NoiseSweep:
+    """Test and label-correction accuracy per (η, seed, model).
+
+    Attributes
+    ----------
+    etas : tuple of float
+    seeds : tuple of int
+    models : tuple of str
+        ``"teacher"``, ``"student t=2"``, ..., ``"PLL"``.
+    test_accuracy, label_accuracy : ndarray (n_etas, n_seeds, n_models)
+        Fractions in [0, 1]; ``label_accuracy`` is the label-correction accuracy
+        of the training outputs against the true labels.
+    noise_rate : ndarray (n_etas, n_seeds)
+        Fraction of training labels actually flipped.
+    """
+
+    etas: tuple
+    seeds: tuple
+    models: tuple
+    test_accuracy: np.ndarray
+    label_accuracy: np.ndarray
+    noise_rate: np.ndarray
+
+    def gains(self, which="test"):
+        """Mean and std over seeds of (model − teacher) accuracy, in percentage points.
+
+        Returns two arrays (n_etas, n_models − 1), the teacher column dropped.
+        """
+        acc = self.test_accuracy if which == "test" else self.label_accuracy
+        diff = 100 * (acc[:, :, 1:] - acc[:, :, :1])
+        return diff.mean(axis=1), diff.std(axis=1)
+
+
+def noise_sweep(features, transitions, estimator, *, seeds=(0,), progress=None):
+    """Corrupt the training labels with each T, fit ``estimator``, collect accuracies.
+
+    Parameters
+    ----------
+    features : FeatureSet
+        With a test split (``x_test``, ``y_test``).
+    transitions : mapping η -> array (K, K)
+        T[c, j] = P(given label j | true class c); rows sum to 1.
+    estimator : SelfDistillation
+        Fitted once per (η, seed) (its ``progress`` is left alone).
+    seeds : sequence of int
+        Seeds of :func:`labelavg.noise.sample_labels`, one label draw each.
+    progress : callable, optional
+        Called as ``progress(eta, seed, record)`` after every fit.
+
+    Returns
+    -------
+    NoiseSweep
+    """
+    from .noise import sample_labels
+
+    if features.x_test is None:
+        raise ValueError("features must have a test split (x_test, y_test)")
+    etas, seeds = tuple(float(e) for e in transitions), tuple(int(s) for s in seeds)
+    test, label, rate, models = [], [], [], None
+    for eta, transition in transitions.items():
+        rows = []
+        for seed in seeds:
+            given = sample_labels(features.y_train, transition, np.random.default_rng(seed))
+            est = _with_progress(estimator, progress, eta, seed)
+            est.fit(features.x_train, given, y_true=features.y_train,
+                    eval_set=(features.x_test, features.y_test))
+            rows.append(est.history_)
+            rate.append(float(np.mean(given != features.y_train)))
+        models = tuple(r.name for r in rows[0])
+        test.append([[r.test_accuracy for r in h] for h in rows])
+        label.append([[r.train_accuracy.all for r in h] for h in rows])
+    shape = (len(etas), len(seeds))
+    return NoiseSweep(etas, seeds, models, np.array(test), np.array(label),
+                      np.array(rate).reshape(shape))
+
+
+def _with_progress(estimator, progress, eta, seed):
+    params = {k: getattr(estimator, k) for k in
+              ("pll_topk", "ties", "method", "tol", "max_iter")}
+    hook = None if progress is None else (lambda rec: progress(eta, seed, rec))
+    return SelfDistillation(estimator.lam, estimator.rounds, progress=hook, **params)
