@@ -474,7 +474,7 @@ class _ClassBlocks:
         mean_w = (weights @ self.members) / self.sizes                  # (K, G)
         if hint is not None and (hint[2] < _REBUILD_STEPS or _close_weights(xp, mean_w, hint[0])):
             return hint[1], hint
-        d = int(round(math.sqrt(self.moments.shape[1])))
+        d = round(math.sqrt(self.moments.shape[1]))
         blocks = xp.reshape(mean_w @ self.moments, (mean_w.shape[0], d, d))
         inv = xp.linalg.inv(blocks + lam * xp.eye(d, dtype=blocks.dtype))
 

@@ -23,10 +23,10 @@ on the host with NumPy and moved back.
 
 from __future__ import annotations
 
-import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import Any, Callable, NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 from array_api_compat import device as _device
@@ -36,8 +36,16 @@ from ._xp import float_dtype, namespace, to_numpy
 from .distill import TIES, Accuracy, _accuracy, pll_targets
 from .fixed_point import _newton, _Primal
 
-__all__ = ["SelfDistillation", "RoundRecord", "ClassCorrelation", "class_correlation",
-           "confusable_classes", "default_tol", "NoiseSweep", "noise_sweep"]
+__all__ = [
+    "ClassCorrelation",
+    "NoiseSweep",
+    "RoundRecord",
+    "SelfDistillation",
+    "class_correlation",
+    "confusable_classes",
+    "default_tol",
+    "noise_sweep",
+]
 
 #: Default solver tolerance (relative gradient norm) per computing precision.
 _DEFAULT_TOL = {"float64": 1e-10, "float32": 1e-5}

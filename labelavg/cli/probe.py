@@ -69,8 +69,12 @@ def add_parser(sub):
 
 def run(args):
     from labelavg import noise
-    from labelavg.probe import SelfDistillation, class_correlation, confusable_classes, \
-        noise_sweep
+    from labelavg.probe import (
+        SelfDistillation,
+        class_correlation,
+        confusable_classes,
+        noise_sweep,
+    )
 
     _check_args(args)
     data = _load(args)
@@ -133,7 +137,7 @@ def _split(data, fraction):
     test = np.zeros(data.y_train.size, bool)
     for c in range(data.n_classes):
         rows = rng.permutation(np.flatnonzero(data.y_train == c))
-        test[rows[:int(round(fraction * rows.size))]] = True
+        test[rows[:round(fraction * rows.size)]] = True
     return dataclasses.replace(data, x_train=data.x_train[~test], y_train=data.y_train[~test],
                                x_test=data.x_train[test], y_test=data.y_train[test])
 

@@ -1,0 +1,350 @@
+"""probe: primal fit vs scikit-learn and the dual, backends, SelfDistillation, statistics, CLI."""
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from test_xp import BACKENDS
+
+from labelavg import distill, fit_probs, linear_path, noise
+from labelavg._testing import FLOAT32_RTOL, assert_close
+from labelavg._xp import to_numpy
+from labelavg.fixed_point import _ClassBlocks, _Primal, _SharedBasis
+from labelavg.probe import (
+    SelfDistillation,
+    class_correlation,
+    confusable_classes,
+    default_tol,
+    noise_sweep,
+)
+
+TOL = 1e-10
+
+
+def blobs(k=3, n=30, d=6, sep=1.5, seed=1, dtype=float):
+    """Gaussian class blobs: labels (N,) in class order and features (N, D)."""
+    rng = np.random.default_rng(seed)
+    y = np.repeat(np.arange(k), n)
+    x = rng.normal(size=(k * n, d)) + sep * np.eye(k, d)[y]
+    return x.astype(dtype), y
+
+
+def flip(y, k, fraction=0.2, seed=2):
+    rng = np.random.default_rng(seed)
+    given = y.copy()
+    rows = rng.choice(y.size, int(fraction * y.size), replace=False)
+    given[rows] = (y[rows] + 1 + rng.integers(0, k - 1, rows.size)) % k
+    return given
+
+
+@pytest.fixture(params=BACKENDS)
+def xp(request):
+    return request.param()
+
+
+# ---------------------------------------------------------------------------
+# the primal solver
+
+
+@pytest.mark.parametrize("lam", [1e-3, 1e-2, 1e-1])
+def test_primal_equals_sklearn_logistic_regression(lam):
+    from sklearn.linear_model import LogisticRegression
+
+    x, y = blobs()
+    n = y.size
+    fit = fit_probs(None, np.eye(3)[y].T, lam, features=x)
+    clf = LogisticRegression(C=1 / (n * lam), fit_intercept=False, solver="newton-cg",
+                             tol=1e-12, max_iter=10_000).fit(x, y)
+    assert fit.converged
+    assert_close(fit.coef, clf.coef_, 1e-6, "W vs scikit-learn coef_")
+    assert_close(fit.probs.T, clf.predict_proba(x), 1e-6, "probs vs predict_proba")
+
+
+@pytest.mark.parametrize(("n", "d", "kind"), [(60, 5, _ClassBlocks), (12, 20, _SharedBasis)])
+def test_primal_equals_dual_for_both_preconditioners(n, d, kind):
+    x, y = blobs(k=3, n=n // 3, d=d)
+    targets = np.random.default_rng(3).dirichlet(np.ones(3), y.size).T
+    assert isinstance(_Primal.build(x, targets, 1e-2).prec, kind)
+    for lam in (1e-4, 1e-2):
+        primal = fit_probs(None, targets, lam, features=x)
+        dual = fit_probs(x @ x.T, targets, lam)
+        assert primal.converged and dual.converged
+        assert_close(primal.probs, dual.probs, 1e-8, "primal vs dual probs")
+        assert_close(dual.coef @ x, primal.coef, 1e-6, "W = A F")
+
+
+def test_primal_runs_on_every_backend(xp):
+    x, y = blobs()
+    given = flip(y, 3)
+    ref = fit_probs(None, np.eye(3)[given].T, 1e-2, features=x)
+    for dtype, tol, rtol in ((xp.float64, TOL, 1e-8), (xp.float32, 1e-5, FLOAT32_RTOL)):
+        fit = fit_probs(None, xp.asarray(np.eye(3)[given].T, dtype=dtype), 1e-2,
+                        features=xp.asarray(x, dtype=dtype), tol=tol)
+        assert fit.converged, (dtype, fit.residual)
+        assert fit.probs.dtype == dtype and fit.coef.dtype == dtype
+        assert_close(to_numpy(fit.probs), ref.probs, rtol, f"probs in {dtype}")
+        assert_close(to_numpy(fit.coef), ref.coef, rtol, f"W in {dtype}")
+
+
+def test_primal_warm_start_reaches_the_same_solution():
+    x, y = blobs()
+    targets = np.eye(3)[flip(y, 3)].T
+    cold = fit_probs(None, targets, 1e-2, features=x)
+    student = fit_probs(None, cold.probs, 1e-2, features=x)
+    warm = fit_probs(None, cold.probs, 1e-2, features=x, init=cold.coef)
+    assert warm.converged
+    assert_close(warm.coef, student.coef, 1e-8, "warm vs cold start")
+
+
+# ---------------------------------------------------------------------------
+# SelfDistillation
+
+
+@pytest.fixture(scope="module")
+def noisy():
+    x, y = blobs(k=4, n=25, d=5, sep=2.0)
+    xt, yt = blobs(k=4, n=10, d=5, sep=2.0, seed=7)
+    return x, flip(y, 4, 0.3), y, xt, yt
+
+
+def test_history_predict_score(noisy):
+    x, given, y, xt, yt = noisy
+    seen = []
+    model = SelfDistillation(1e-2, 3, progress=seen.append).fit(
+        x, given, y_true=y, eval_set=(xt, yt))
+    assert [r.round for r in model.history_] == [1, 2, 3, "pll"]
+    assert [r.name for r in model.history_] == ["teacher", "student t=2", "student t=3", "PLL"]
+    assert seen == list(model.history_)
+    assert model.coef_.shape == (3, 4, 5) and model.probs_.shape == (3, 4, 100)
+    for rec, rnd in zip(model.history_, [1, 2, 3, "pll"]):
+        assert rec.converged and rec.residual <= TOL and rec.n_iter >= 1 and rec.seconds >= 0
+        assert rec.test_accuracy == pytest.approx(model.score(xt, yt, round=rnd))
+        assert 0 <= rec.train_accuracy.all <= 1
+        assert np.array_equal(model.predict(xt, round=rnd),
+                              model.predict_proba(xt, round=rnd).argmax(axis=1))
+    assert np.array_equal(model.predict(xt), model.predict(xt, round=3))
+    np.testing.assert_allclose(model.predict_proba(xt).sum(axis=1), 1.0)
+
+
+def test_matches_distill_pipeline(noisy):
+    """Same fits as distill(features=...): rounds warm-started, PLL from the teacher."""
+    x, given, y, _, _ = noisy
+    model = SelfDistillation(1e-2, 3).fit(x, given, y_true=y)
+    path = distill(None, given, 1e-2, 3, features=x, true_labels=y)
+    assert_close(model.probs_, path.probs, 1e-8, "round outputs")
+    assert_close(model.pll_probs_, path.pll_probs, 1e-8, "PLL outputs")
+    assert [r.train_accuracy for r in model.history_] == list(path.accuracy) + [path.pll_accuracy]
+
+
+def test_linear_method(noisy):
+    x, given, y, xt, _ = noisy
+    lam, n = 1e-2, x.shape[0]
+    model = SelfDistillation(lam, 3, method="linear").fit(x, given, y_true=y)
+    expected = linear_path(None, np.eye(4)[given].T, lam, 3, features=x)
+    assert_close(model.probs_, expected, 1e-10, "linear outputs vs linear_path")
+    targets = np.concatenate([np.eye(4)[given].T[None], model.probs_[:-1]])
+    for t in range(3):
+        w = (targets[t] - model.probs_[t]) @ x / (n * lam)
+        assert_close(model.coef_[t], w, 1e-10, f"W of round {t + 1}")
+    # on the training rows, the linearised probabilities are the linear outputs
+    assert_close(model.predict_proba(x, round=2).T, model.probs_[1], 1e-8, "u + z/K")
+    assert all(r.n_iter == 0 and r.residual == 0 for r in model.history_)
+    assert model.predict(xt, round="pll").shape == (xt.shape[0],)
+
+
+def test_float32_agrees_with_float64_and_float16_upcasts(noisy):
+    x, given, _y, _, _ = noisy
+    ref = SelfDistillation(1e-2, 2).fit(x, given)
+    single = SelfDistillation(1e-2, 2).fit(x.astype(np.float32), given)
+    assert single.coef_.dtype == np.float32
+    assert all(r.residual <= default_tol("float32") for r in single.history_)
+    assert_close(single.probs_, ref.probs_, FLOAT32_RTOL, "float32 vs float64 outputs")
+    half = SelfDistillation(1e-2, 1).fit(x.astype(np.float16), given)
+    assert half.coef_.dtype == np.float32
+    assert default_tol("float64") == 1e-10 and default_tol(np.float32) == 1e-5
+
+
+def test_self_distillation_on_every_backend(xp, noisy):
+    x, given, y, xt, yt = noisy
+    ref = SelfDistillation(1e-2, 2).fit(x, given, y_true=y, eval_set=(xt, yt))
+    model = SelfDistillation(1e-2, 2).fit(xp.asarray(x), xp.asarray(given),
+                                          y_true=xp.asarray(y),
+                                          eval_set=(xp.asarray(xt), xp.asarray(yt)))
+    assert_close(to_numpy(model.coef_), ref.coef_, 1e-8, "coef_ across backends")
+    assert [r.test_accuracy for r in model.history_] == [r.test_accuracy for r in ref.history_]
+    assert model.score(xp.asarray(xt), xp.asarray(yt), round="pll") == ref.score(xt, yt, "pll")
+    lin = SelfDistillation(1e-2, 2, method="linear").fit(xp.asarray(x), xp.asarray(given))
+    ref_lin = SelfDistillation(1e-2, 2, method="linear").fit(x, given)
+    assert_close(to_numpy(lin.coef_), ref_lin.coef_, 1e-8, "linear coef_ across backends")
+
+
+@pytest.mark.parametrize("bad", [0, 4, -1, "last", 1.0, True])
+def test_round_validation(noisy, bad):
+    x, given, _, _, _ = noisy
+    model = SelfDistillation(1e-2, 3).fit(x, given)
+    with pytest.raises(ValueError, match="round"):
+        model.predict(x, round=bad)
+
+
+def test_predict_before_fit_raises():
+    with pytest.raises(ValueError, match="not fitted"):
+        SelfDistillation(1e-2, 2).predict(np.ones((2, 3)))
+
+
+@pytest.mark.parametrize(("mutate", "error", "match"), [
+    (lambda x, y: (np.where(np.arange(x.size).reshape(x.shape) == 3, np.nan, x), y),
+     ValueError, "X contains NaN"),
+    (lambda x, y: (np.where(np.arange(x.size).reshape(x.shape) == 3, np.inf, x), y),
+     ValueError, "X contains NaN or inf"),
+    (lambda x, y: (x, y[:-1]), ValueError, "y must have length"),
+    (lambda x, y: (x, np.where(np.arange(y.size) == 0, -1, y)), ValueError, "y must lie"),
+    (lambda x, y: (x, y.astype(float)), TypeError, "y must hold integers"),
+    (lambda x, y: (x, np.where(np.arange(y.size) == 0, 9, y)), ValueError, "class 4 has 0"),
+    (lambda x, y: (x[:, 0], y), ValueError, "X must be 2-dimensional"),
+])
+def test_input_validation(noisy, mutate, error, match):
+    x, given, _, _, _ = noisy
+    x, given = mutate(x, given)
+    with pytest.raises(error, match=match):
+        SelfDistillation(1e-2, 1).fit(x, given)
+
+
+def test_singleton_class_and_eval_set_checks(noisy):
+    x, given, y, xt, yt = noisy
+    one = given.copy()
+    one[np.flatnonzero(one == 3)[1:]] = 0          # class 3 keeps one instance
+    with pytest.raises(ValueError, match="class 3 has 1"):
+        SelfDistillation(1e-2, 1).fit(x, one)
+    with pytest.raises(ValueError, match="eval_set"):
+        SelfDistillation(1e-2, 1).fit(x, given, eval_set=(xt, yt + 4))
+    with pytest.raises(ValueError, match="eval_set"):
+        SelfDistillation(1e-2, 1).fit(x, given, eval_set=(xt[:, :2], yt))
+    with pytest.raises(ValueError, match="y_true must have length"):
+        SelfDistillation(1e-2, 1).fit(x, given, y_true=y[:5])
+
+
+def test_mixed_namespaces_raise_type_error(noisy):
+    import array_api_strict as strict
+
+    x, given, _, xt, _yt = noisy
+    with pytest.raises(TypeError, match="mix array libraries"):
+        SelfDistillation(1e-2, 1).fit(strict.asarray(x), given)
+    model = SelfDistillation(1e-2, 1).fit(x, given)
+    with pytest.raises(TypeError, match="mix array libraries"):
+        model.predict(strict.asarray(xt))
+
+
+@pytest.mark.parametrize(("kwargs", "match"), [
+    ({"lam": 0.0}, "lam"), ({"rounds": 0}, "rounds"), ({"method": "svd"}, "method"),
+    ({"ties": "random"}, "ties"), ({"pll_topk": 4}, "pll_topk"), ({"tol": -1.0}, "tol"),
+    ({"max_iter": 0}, "max_iter")])
+def test_parameter_validation(noisy, kwargs, match):
+    x, given, _, _, _ = noisy
+    params = {"lam": 1e-2, "rounds": 2, **kwargs}
+    with pytest.raises(ValueError, match=match):
+        SelfDistillation(params.pop("lam"), params.pop("rounds"), **params).fit(x, given)
+
+
+# ---------------------------------------------------------------------------
+# class statistics
+
+
+def brute_force_correlation(x, y):
+    c = x - x.mean(axis=0)
+    norms = np.linalg.norm(c, axis=1, keepdims=True)
+    u = c / np.where(norms > 0, norms, 1.0)
+    cos = u @ u.T
+    k = y.max() + 1
+    mean, std = np.zeros((k, k)), np.zeros((k, k))
+    for a in range(k):
+        for b in range(k):
+            block = cos[np.ix_(y == a, y == b)]
+            if a == b:
+                block = block[~np.eye(block.shape[0], dtype=bool)]
+            mean[a, b], std[a, b] = block.mean(), block.std()
+    return mean, std
+
+
+def test_class_correlation_equals_brute_force(xp):
+    x, y = blobs(k=4, n=7, d=5, seed=5)
+    corr = class_correlation(xp.asarray(x), xp.asarray(y))
+    mean, std = brute_force_correlation(x, y)
+    assert_close(to_numpy(corr.mean), mean, 1e-10, "mean cosines")
+    assert_close(to_numpy(corr.std), std, 1e-7, "std of cosines")
+    assert corr.counts.tolist() == [7, 7, 7, 7]
+
+
+def test_confusable_classes_recovers_superclasses():
+    rng = np.random.default_rng(0)
+    superclass_of = np.array([1, 0, 1, 2, 0, 2, 1])   # 3 superclasses of 7 classes
+    centres = 6 * np.eye(3, 8)[superclass_of] + rng.normal(size=(7, 8))
+    y = np.repeat(np.arange(7), 40)
+    x = centres[y] + 0.3 * rng.normal(size=(y.size, 8))
+    ids = confusable_classes(x, y)
+    assert ids.tolist() == [0, 1, 0, 2, 1, 2, 0]
+    transition = noise.superclass(ids, 0.5)
+    assert transition[0, 2] == transition[0, 6] == 0.25 and transition[0, 1] == 0
+    with pytest.raises(ValueError, match="cut"):
+        confusable_classes(x, y, cut=1.5)
+
+
+def test_noise_sweep_shapes_and_gains():
+    from labelavg.datasets import FeatureSet
+
+    x, y = blobs(k=3, n=20, d=4, sep=2.0)
+    xt, yt = blobs(k=3, n=10, d=4, sep=2.0, seed=9)
+    data = FeatureSet(x, y, xt, yt, ("a", "b", "c"))
+    sweep = noise_sweep(data, {0.0: noise.symmetric(3, 0.0), 0.4: noise.symmetric(3, 0.4)},
+                        SelfDistillation(1e-2, 2), seeds=(0, 1))
+    assert sweep.models == ("teacher", "student t=2", "PLL")
+    assert sweep.test_accuracy.shape == (2, 2, 3) == sweep.label_accuracy.shape
+    assert np.all(sweep.noise_rate[0] == 0) and np.all(sweep.noise_rate[1] > 0)
+    mean, std = sweep.gains()
+    assert mean.shape == std.shape == (2, 2)
+
+
+# ---------------------------------------------------------------------------
+# command line
+
+
+def _cli(*args, cwd=None):
+    return subprocess.run([sys.executable, "-m", "labelavg", "probe", *args], cwd=cwd,
+                          capture_output=True, text=True, timeout=300, check=False)
+
+
+def test_cli_on_the_committed_set(tmp_path):
+    """One η, one seed, two rounds on WordNet/MiniLM: the table and both figures."""
+    out = _cli("--eta", "0.5", "--seeds", "1", "--rounds", "2", "--out", str(tmp_path))
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.splitlines()
+    assert any(line.startswith("teacher") and "±" in line for line in lines)
+    assert any(line.startswith("student t=2") for line in lines)
+    assert any(line.startswith("PLL") for line in lines)
+    assert "η=0.5" in out.stdout and "superclasses" in out.stdout
+    assert "seed=0 teacher" in out.stderr                      # progress per fit
+    for stem in ("probe_gain", "probe_class_correlation"):
+        assert (tmp_path / f"{stem}.png").stat().st_size > 0
+        assert (tmp_path / f"{stem}.pdf").stat().st_size > 0
+
+
+def test_cli_on_npy_features_without_test_split(tmp_path):
+    x, y = blobs(k=3, n=30, d=4, sep=2.0)
+    np.save(tmp_path / "x.npy", x)
+    np.save(tmp_path / "y.npy", y)
+    out = _cli("--features", str(tmp_path / "x.npy"), "--labels", str(tmp_path / "y.npy"),
+               "--noise", "symmetric", "--eta", "0.2", "0.4", "--seeds", "2", "--rounds", "3",
+               "--lam", "1e-2", "--no-figure", "--float64")
+    assert out.returncode == 0, out.stderr
+    assert "N=63 train / 27 test" in out.stdout
+    assert "η=0.2" in out.stdout and "η=0.4" in out.stdout and "student t=3" in out.stdout
+
+
+@pytest.mark.parametrize(("args", "match"), [
+    (["--seeds", "0"], "--seeds"), (["--lam", "-1"], "--lam"),
+    (["--features", "missing.npz"], "no such file"),
+    (["--labels", "y.npy"], "--labels needs --features")])
+def test_cli_errors_exit_2(tmp_path, args, match):
+    out = _cli(*args, "--no-figure", cwd=tmp_path)
+    assert out.returncode == 2
+    assert match in out.stderr and "Traceback" not in out.stderr
