@@ -22,7 +22,7 @@ namespace of its inputs, so it runs on NumPy, CuPy or ``array_api_strict``.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from . import _checks
@@ -109,7 +109,7 @@ def fit_probs(gram, targets, lam, *, features=None, tol=1e-10, max_iter=100, ini
     _checks.integer_at_least("max_iter", max_iter, 1)
     _checks.positive_scalar("tol", tol)
     if features is not None:
-        problem = _Primal.build(features, targets, lam)
+        problem = _Primal.build(features, targets, lam, tol)
     elif gram is None:
         raise ValueError("gram may be None only when features are given")
     else:
@@ -355,9 +355,10 @@ class _Primal:
     lam: float
     prec: Any          # _ClassBlocks or _SharedBasis: builds the CG preconditioner
     form: str = "primal"
+    tol: float = 0.0   # the fit's tolerance, if known: no inner solve finer than needed
 
     @classmethod
-    def build(cls, features, targets, lam):
+    def build(cls, features, targets, lam, tol=0.0):
         xp = namespace(features, targets)
         dtype = float_dtype(xp, features)
         features = xp.astype(features, dtype)
@@ -367,7 +368,7 @@ class _Primal:
         # K inverses of D×D blocks per Newton step cost about as much as
         # K D³ / (4 N D K) CG steps: worth it while D² is a small multiple of N.
         maker = _ClassBlocks if d * d <= _BLOCK_RATIO * n else _SharedBasis
-        return cls(xp, features, targets, lam, maker.build(xp, features, targets))
+        return cls(xp, features, targets, lam, maker.build(xp, features, targets), tol=tol)
 
     def zero(self):
         return self.xp.zeros((self.targets.shape[0], self.features.shape[1]),
@@ -408,12 +409,17 @@ class _Primal:
         of FᵀF/N (:class:`_SharedBasis`).
 
         The preconditioner is rebuilt only when the weights w̄ moved by more
-        than :data:`_REUSE_RTOL` since it was built (``hint`` carries it from one
-        Newton step to the next); near the optimum it is built once.
+        than :data:`_REUSE_RTOL` since it was built and the last CG solve was
+        long (``hint`` carries its length from one Newton step to the next);
+        the last one built is kept on ``self.prec``, so the next distillation
+        round on the same problem (``replace(problem, targets=...)``) starts
+        with it.
 
         Inexact Newton: CG stops at a relative accuracy min(0.1, residual)
         (Eisenstat–Walker forcing, still quadratic convergence) when that is
-        looser than the caller's ``rtol``.
+        looser than the caller's ``rtol``, and never finer than 0.2 tol/residual
+        when the fit's ``tol`` is known (the step then lands near tol instead of
+        orders of magnitude below it).
         """
         xp, lam, n = self.xp, self.lam, self.targets.shape[1]
         probs, feats = state.probs, self.features
@@ -422,8 +428,8 @@ class _Primal:
             image = v @ feats.T                                 # logits of v
             return _jacobian_apply(xp, probs, image) @ feats / n + lam * v, image
 
-        apply_prec, hint = self.prec.inverse(xp, probs * (1 - probs), lam, hint)
-        rtol = max(rtol, min(0.1, state.residual))
+        apply_prec = self.prec.inverse(xp, probs * (1 - probs), lam, hint)
+        rtol = max(rtol, min(0.1, state.residual), min(0.5, 0.2 * self.tol / state.residual))
         atol = rtol * math.sqrt(_vdot(xp, state.grad, state.grad))
         steps = [0]
 
@@ -432,7 +438,7 @@ class _Primal:
             return apply_op(v)
 
         d_coef, d_logits, _, _ = _pcg(xp, counted_op, apply_prec, -state.grad, atol, 500)
-        hint = None if hint is None else hint[:2] + (steps[0],)
+        hint = steps[0]
         return (state.descent, None, hint) if d_logits is None else (d_coef, d_logits, hint)
 
 
@@ -447,6 +453,7 @@ class _ClassBlocks:
     members: Any       # (N, G) group indicator, rows of F by group
     sizes: Any         # (G,) rows per group (at least 1, for the mean)
     moments: Any       # (G, D·D) flattened C_g
+    memo: dict = field(default_factory=dict, compare=False)   # the last inverse built
 
     @classmethod
     def build(cls, xp, features, targets):
@@ -465,22 +472,27 @@ class _ClassBlocks:
         sizes = xp.asarray([max(c, 1) for c in counts], dtype=features.dtype)
         return cls(members, sizes, xp.stack(moments))
 
-    def inverse(self, xp, weights, lam, hint=None):
+    def inverse(self, xp, weights, lam, last_steps=None):
         """r ↦ H_k⁻¹ r_k per class, H_k = Σ_g w̄_kg C_g + λI, w̄ from weights (K, N).
 
-        Returns ``(apply, hint)``; a ``hint`` from an earlier call is reused while
-        w̄ stays within :data:`_REUSE_RTOL` of the w̄ it was built from.
+        The inverse built last (same λ) is reused while w̄ stays within
+        :data:`_REUSE_RTOL` of the w̄ it was built from, or while the last CG
+        solve (``last_steps``; None at the start of a fit) stayed short.
         """
         mean_w = (weights @ self.members) / self.sizes                  # (K, G)
-        if hint is not None and (hint[2] < _REBUILD_STEPS or _close_weights(xp, mean_w, hint[0])):
-            return hint[1], hint
+        memo = self.memo
+        if memo.get("lam") == lam and (
+                (last_steps is not None and last_steps < _REBUILD_STEPS)
+                or _close_weights(xp, mean_w, memo["weights"])):
+            return memo["apply"]
         d = round(math.sqrt(self.moments.shape[1]))
         blocks = xp.reshape(mean_w @ self.moments, (mean_w.shape[0], d, d))
         inv = xp.linalg.inv(blocks + lam * xp.eye(d, dtype=blocks.dtype))
 
         def apply(r):
             return (inv @ r[:, :, None])[:, :, 0]
-        return apply, (mean_w, apply, 0)
+        memo.update(lam=lam, weights=mean_w, apply=apply)
+        return apply
 
 
 @dataclass(frozen=True)
@@ -495,10 +507,10 @@ class _SharedBasis:
         evals, evecs = xp.linalg.eigh(features.T @ features / features.shape[0])
         return cls(xp.clip(evals, 0.0, None), evecs)
 
-    def inverse(self, xp, weights, lam, hint=None):
+    def inverse(self, xp, weights, lam, last_steps=None):
         scale = xp.mean(weights, axis=1)
         inv = 1.0 / (scale[:, None] * self.evals[None, :] + lam)
-        return (lambda r: ((r @ self.evecs) * inv) @ self.evecs.T), hint
+        return lambda r: ((r @ self.evecs) * inv) @ self.evecs.T
 
 
 #: ... and while the last CG solve took fewer steps than this (a rebuild costs

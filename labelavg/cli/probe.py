@@ -7,7 +7,7 @@ import sys
 import time
 
 #: Default λ for the shipped WordNet/MiniLM set, chosen by ``bench/bench_probe.py --lam-check``.
-DEFAULT_LAM = 1e-5
+DEFAULT_LAM = 1e-4
 
 EXAMPLES = """examples:
   labelavg probe                                  # WordNet/MiniLM, superclass noise
@@ -19,10 +19,12 @@ EXAMPLES = """examples:
 solution as LogisticRegression(fit_intercept=False, C=1/(N·λ)), N the number
 of training rows (N = 14000 for WordNet: λ = 1e-4 is C ≈ 0.714).
 
-default λ = 1e-4: on WordNet/MiniLM the clean teacher's test accuracy rises
-from 68% (λ = 1e-3) to 75% (1e-4) and 76% (1e-5); 1e-4 keeps it within a
-point of the best while the students still gain under label noise (check:
-python bench/bench_probe.py --lam-check).
+default λ = 1e-4, checked on WordNet/MiniLM (python bench/bench_probe.py
+--lam-check; one seed, superclass noise η = 0.5): test accuracy of the clean
+teacher 68.0 / 75.3 / 76.1% and of the noisy teacher 55.0 / 59.2 / 53.7% at
+λ = 1e-3 / 1e-4 / 1e-5. 1e-4 gives the best noisy teacher (the fair baseline
+for the students) within a point of the best clean one; smaller λ lets the
+teacher fit the noise, larger λ over-smooths every student.
 
 superclass noise: classes are clustered by complete linkage of 1 - mean
 class correlation, cut at --cut × the largest merge distance (the paper's 0.8).
