@@ -11,10 +11,15 @@ from .block import BlockModel
 from .distill import Accuracy, DistillPath, distill, linear_path, pll_targets
 from .fixed_point import FitResult, fit_probs
 from .gram import Spectrum, block_gram, hierarchical_gram, spectrum
+from .phase import PhaseDiagram, phase_diagram
+from .probe import SelfDistillation, class_correlation, confusable_classes
+from .simulate import SimulationResult, simulate
 from .theorems import Verdict, full_accuracy, pll_condition
 
 __all__ = [
-    "Accuracy", "BlockModel", "DistillPath", "FitResult", "Spectrum", "Verdict",
-    "block_gram", "distill", "fit_probs", "full_accuracy", "hierarchical_gram",
-    "linear_path", "pll_condition", "pll_targets", "spectrum",
+    "Accuracy", "BlockModel", "DistillPath", "FitResult", "PhaseDiagram",
+    "SelfDistillation", "SimulationResult", "Spectrum", "Verdict",
+    "block_gram", "class_correlation", "confusable_classes", "distill", "fit_probs",
+    "full_accuracy", "hierarchical_gram", "linear_path", "phase_diagram",
+    "pll_condition", "pll_targets", "simulate", "spectrum",
 ]
