@@ -109,7 +109,7 @@ def fit_probs(gram, targets, lam, *, features=None, tol=1e-10, max_iter=100, ini
     _checks.integer_at_least("max_iter", max_iter, 1)
     _checks.positive_scalar("tol", tol)
     if features is not None:
-        problem = _Primal.build(features, targets, lam, tol)
+        problem = _Primal.build(features, targets, lam)
     elif gram is None:
         raise ValueError("gram may be None only when features are given")
     else:
@@ -196,7 +196,7 @@ def _newton(problem, init, tol, max_iter):
     state = problem.evaluate(coef, problem.logits(coef))
     n_iter, hint = 0, None
     while state.residual > tol and n_iter < max_iter:
-        d_coef, d_logits, hint = problem.direction(state, min(1e-4, state.residual ** 2), hint)
+        d_coef, d_logits, hint = problem.direction(state, _forcing(state.residual, tol), hint)
         slope = _vdot(problem.xp, state.grad, d_coef)
         if d_logits is None or not slope < 0:  # inexact inner solve: fall back
             d_coef, d_logits = state.descent, problem.logits(state.descent)
@@ -205,6 +205,16 @@ def _newton(problem, init, tol, max_iter):
         n_iter += 1
     return FitResult(state.probs, state.coef, n_iter, state.residual,
                      state.residual <= tol, problem.form)
+
+
+def _forcing(residual, tol):
+    """Relative accuracy of the inner CG solve (inexact Newton).
+
+    min(0.1, residual) keeps quadratic convergence (Eisenstat–Walker); it is
+    never finer than 0.2 tol/residual, so the last step lands near ``tol``
+    instead of orders of magnitude below it.
+    """
+    return max(min(0.1, residual), min(0.5, 0.2 * tol / residual))
 
 
 def _line_search(problem, state, d_coef, d_logits, slope):
@@ -355,10 +365,9 @@ class _Primal:
     lam: float
     prec: Any          # _ClassBlocks or _SharedBasis: builds the CG preconditioner
     form: str = "primal"
-    tol: float = 0.0   # the fit's tolerance, if known: no inner solve finer than needed
 
     @classmethod
-    def build(cls, features, targets, lam, tol=0.0):
+    def build(cls, features, targets, lam):
         xp = namespace(features, targets)
         dtype = float_dtype(xp, features)
         features = xp.astype(features, dtype)
@@ -368,7 +377,7 @@ class _Primal:
         # K inverses of D×D blocks per Newton step cost about as much as
         # K D³ / (4 N D K) CG steps: worth it while D² is a small multiple of N.
         maker = _ClassBlocks if d * d <= _BLOCK_RATIO * n else _SharedBasis
-        return cls(xp, features, targets, lam, maker.build(xp, features, targets), tol=tol)
+        return cls(xp, features, targets, lam, maker.build(xp, features, targets))
 
     def zero(self):
         return self.xp.zeros((self.targets.shape[0], self.features.shape[1]),
@@ -413,13 +422,7 @@ class _Primal:
         long (``hint`` carries its length from one Newton step to the next);
         the last one built is kept on ``self.prec``, so the next distillation
         round on the same problem (``replace(problem, targets=...)``) starts
-        with it.
-
-        Inexact Newton: CG stops at a relative accuracy min(0.1, residual)
-        (Eisenstat–Walker forcing, still quadratic convergence) when that is
-        looser than the caller's ``rtol``, and never finer than 0.2 tol/residual
-        when the fit's ``tol`` is known (the step then lands near tol instead of
-        orders of magnitude below it).
+        with it. CG stops at the relative accuracy ``rtol`` (see :func:`_forcing`).
         """
         xp, lam, n = self.xp, self.lam, self.targets.shape[1]
         probs, feats = state.probs, self.features
@@ -429,7 +432,6 @@ class _Primal:
             return _jacobian_apply(xp, probs, image) @ feats / n + lam * v, image
 
         apply_prec = self.prec.inverse(xp, probs * (1 - probs), lam, hint)
-        rtol = max(rtol, min(0.1, state.residual), min(0.5, 0.2 * self.tol / state.residual))
         atol = rtol * math.sqrt(_vdot(xp, state.grad, state.grad))
         steps = [0]
 

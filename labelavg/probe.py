@@ -329,7 +329,7 @@ class _Run:
 
 def _fit_exact(run, onehot, lam, rounds, est, tol):
     """Teacher, students (warm-started from the previous W) and PLL, by primal Newton."""
-    problem = _Primal.build(run.X, run.to_device(onehot), lam, tol)
+    problem = _Primal.build(run.X, run.to_device(onehot), lam)
 
     def fit(name, targets, init):
         start = time.perf_counter()
