@@ -23,7 +23,7 @@ import time
 import numpy as np
 
 from labelavg.block import BlockModel, labels_from_counts
-from labelavg.noise import exact_counts, symmetric
+from labelavg.noise import count_matrix, symmetric
 
 K, C, D, ETA, LAM = 4, 0.4, 0.1, 0.3, 1e-5
 
@@ -56,14 +56,13 @@ def full_times(ns, rounds):
     rows = []
     for n in ns:
         transition = symmetric(K, ETA)
-        counts = np.stack([exact_counts(n, transition[c], c) for c in range(K)])
+        counts = count_matrix(n, transition)
         model = BlockModel(K, n, C, D)
         gram, labels = model.gram(), labels_from_counts(counts)
         full_s, path = _timed(lambda: distill(gram, labels, LAM, rounds, n_classes=K), 1)
         red_s, sol = _timed(lambda: model.solve(counts=counts, lam=LAM, rounds=rounds), 3)
         diff = float(np.max(np.abs(sol.expand(sol.probs) - path.probs)))
         rows.append((n, full_s / (rounds + 1), red_s / (rounds + 1), diff))
-        del gram
     return rows
 
 

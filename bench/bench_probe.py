@@ -129,7 +129,7 @@ def _speed_rows(logreg, x, y, onehot, lam, rounds):
                              max_iter=20_000).fit, x, y)
     r_sk, p_sk = relative_gradient(clf.coef_, x, onehot, lam)
     (problem, ours), t_ours = timed(_teacher, x, onehot, lam, r_sk)
-    tight, t_tight = timed(_newton, replace(problem, tol=1e-10), None, 1e-10, 100)
+    tight, t_tight = timed(_newton, problem, None, 1e-10, 100)
     _row(lam, "teacher", "scikit-learn", t_sk, r_sk, ours, t_ours, p_sk, t_tight)
     (w_lb, _), t_lb = timed(lbfgs, x, onehot, lam, np.zeros_like(clf.coef_), r_sk)
     r_lb, p_lb = relative_gradient(w_lb, x, onehot, lam)
@@ -138,14 +138,14 @@ def _speed_rows(logreg, x, y, onehot, lam, rounds):
         targets, w0 = tight.probs, tight.coef
         (w_lb, _), t_lb = timed(lbfgs, x, targets, lam, w0, r_sk)
         r_lb, p_lb = relative_gradient(w_lb, x, targets, lam)
-        student = replace(problem, targets=targets, tol=r_sk)   # as SelfDistillation does
+        student = replace(problem, targets=targets)   # as SelfDistillation does
         ours, t_ours = timed(_newton, student, w0, r_sk, 100)
-        tight, t_tight = timed(_newton, replace(student, tol=1e-10), w0, 1e-10, 100)
+        tight, t_tight = timed(_newton, student, w0, 1e-10, 100)
         _row(lam, f"t={t} warm", "L-BFGS-B warm", t_lb, r_lb, ours, t_ours, p_lb, t_tight)
 
 
 def _teacher(x, onehot, lam, tol):
-    problem = _Primal.build(x, onehot, lam, tol)
+    problem = _Primal.build(x, onehot, lam)
     return problem, _newton(problem, None, tol, 100)
 
 

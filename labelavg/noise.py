@@ -254,6 +254,60 @@ def superclass(clusters, eta):
     return transition
 
 
+#: Named noise models (K, η) → T; "superclass" needs clusters, see
+#: :func:`transition_matrix`.
+NOISE_MODELS = {"symmetric": symmetric, "asymmetric": asymmetric, "pair": pair,
+                "superclass": superclass}
+
+
+def transition_matrix(noise_model, n_classes, eta, superclass_size=None):
+    """T (K, K) of a named noise model; superclasses are consecutive runs of m.
+
+    Parameters
+    ----------
+    noise_model : {"symmetric", "asymmetric", "pair", "superclass"}
+    n_classes : int
+        K >= 2.
+    eta : float
+        Corruption rate 0 <= η <= 1.
+    superclass_size : int, optional
+        m (dividing K); required by ``"superclass"`` noise, whose clusters are
+        classes {0..m-1}, {m..2m-1}, ...
+
+    Returns
+    -------
+    ndarray (K, K)
+        T[c, j] = P(given label j | true class c); rows sum to 1.
+
+    Examples
+    --------
+    >>> transition_matrix("superclass", 4, 0.2, superclass_size=2)[0].tolist()
+    [0.8, 0.2, 0.0, 0.0]
+    """
+    _checks.choice("noise", noise_model, set(NOISE_MODELS))
+    k = _checks.integer_at_least("n_classes", n_classes, 2)
+    if noise_model != "superclass":
+        return NOISE_MODELS[noise_model](k, eta)
+    if superclass_size is None:
+        raise ValueError("superclass noise needs superclass_size (classes are "
+                         "grouped in consecutive runs of that size)")
+    m = _checks.integer_at_least("superclass_size", superclass_size, 1)
+    if k % m:
+        raise ValueError(f"superclass_size={m} must divide n_classes={k}")
+    return superclass([list(range(s, s + m)) for s in range(0, k, m)], eta)
+
+
+def count_matrix(n_per_class, transition):
+    """Exact label counts (K, K): row c = :func:`exact_counts` of n_c = n and T[c, :].
+
+    T[c, j] = P(given label j | true class c); rows sum to 1. Entry [c, j] is
+    the number of instances of true class c given label j; rows sum to n.
+    """
+    transition = _transition(transition)
+    n = _checks.integer_at_least("n_per_class", n_per_class, 1)
+    return np.stack([exact_counts(n, row, c) for c, row in enumerate(transition)])
+
+
 def is_transition_matrix(transition, atol=1e-9):
     """Whether ``transition`` is a valid noise transition matrix.
 

@@ -33,9 +33,8 @@ __all__ = ["AXES", "NOISES", "PhaseDiagram", "phase_diagram"]
 #: Parameters that can be swept, in their default axis order.
 AXES = ("eta", "rounds", "lam", "c", "d", "n_classes", "n_per_class")
 
-#: Noise names accepted by :func:`phase_diagram` → transition matrix T(K, η).
-NOISES = {"symmetric": noise.symmetric, "asymmetric": noise.asymmetric,
-          "pair": noise.pair}
+#: Noise names accepted by :func:`phase_diagram` (see labelavg.noise.transition_matrix).
+NOISES = ("symmetric", "asymmetric", "pair")
 
 
 @dataclass(frozen=True)
@@ -280,15 +279,14 @@ def _group_counts(model, transition, counts):
     n = model.n_per_class
     if float(n) != int(n):
         raise ValueError(f'counts="exact" needs an integer n_per_class, got {n!r}')
-    rows = [noise.exact_counts(int(n), row, c) for c, row in enumerate(transition)]
-    return dict(counts=np.stack(rows))
+    return dict(counts=noise.count_matrix(int(n), transition))
 
 
 def _solve_point(point):
     """Accuracies per round (arrays of length ``rounds``), PLL and t* at one point."""
     model = BlockModel(int(point["n_classes"]), point["n_per_class"], point["c"],
                        point["d"])
-    transition = NOISES[point["noise"]](model.n_classes, point["eta"])
+    transition = noise.transition_matrix(point["noise"], model.n_classes, point["eta"])
     hist = _group_counts(model, transition, point["counts"])
     sol = model.solve(**hist, lam=point["lam"], rounds=point["rounds"],
                       method=point["method"], pll_topk=point["pll_topk"])

@@ -32,13 +32,10 @@ import numpy as np
 from . import _checks, noise
 from .block import BlockModel
 from .distill import correct_predictions, distill
+from .noise import transition_matrix
 from .synthetic import gaussian_mixture
 
-__all__ = ["ACCURACY_PARTS", "LABEL_MODES", "NOISE_MODELS", "SimulationResult",
-           "simulate", "transition_matrix"]
-
-#: Noise models understood by :func:`transition_matrix`.
-NOISE_MODELS = ("symmetric", "asymmetric", "pair", "superclass")
+__all__ = ["ACCURACY_PARTS", "LABEL_MODES", "SimulationResult", "simulate"]
 
 #: How noisy labels are drawn: per instance, or exact rounded counts n·T.
 LABEL_MODES = ("sampled", "exact")
@@ -147,43 +144,6 @@ def _nan_stat(values, stat):
 
 # ---------------------------------------------------------------------------
 # inputs
-
-
-def transition_matrix(noise_model, n_classes, eta, superclass_size=None):
-    """T (K, K) of a named noise model; superclasses are consecutive runs of m.
-
-    Parameters
-    ----------
-    noise_model : {"symmetric", "asymmetric", "pair", "superclass"}
-    n_classes : int
-        K >= 2.
-    eta : float
-        Corruption rate 0 <= η <= 1.
-    superclass_size : int, optional
-        m (dividing K); required by ``"superclass"`` noise, whose clusters are
-        classes {0..m-1}, {m..2m-1}, ...
-
-    Returns
-    -------
-    ndarray (K, K)
-        T[c, j] = P(given label j | true class c); rows sum to 1.
-
-    Examples
-    --------
-    >>> transition_matrix("superclass", 4, 0.2, superclass_size=2)[0].tolist()
-    [0.8, 0.2, 0.0, 0.0]
-    """
-    _checks.choice("noise", noise_model, set(NOISE_MODELS))
-    k = _checks.integer_at_least("n_classes", n_classes, 2)
-    if noise_model != "superclass":
-        return getattr(noise, noise_model)(k, eta)
-    if superclass_size is None:
-        raise ValueError("superclass noise needs superclass_size (classes are "
-                         "grouped in consecutive runs of that size)")
-    m = _checks.integer_at_least("superclass_size", superclass_size, 1)
-    if k % m:
-        raise ValueError(f"superclass_size={m} must divide n_classes={k}")
-    return noise.superclass([list(range(s, s + m)) for s in range(0, k, m)], eta)
 
 
 def _check_seeds(seeds):
@@ -319,7 +279,7 @@ def simulate(*, n_classes, n_per_class, dim, c, d, eta, lam, rounds, noise="symm
     rounds : int
         Fits t = 1..rounds (t = 1 the teacher); the PLL student comes on top.
     noise : {"symmetric", "asymmetric", "pair", "superclass"}
-        Noise model of :func:`transition_matrix`.
+        Noise model of :func:`labelavg.noise.transition_matrix`.
     seeds : sequence of int
         One run per seed; seed s drives the features and the labels
         (``numpy.random.default_rng(s)``).

@@ -276,3 +276,21 @@ def test_row_cdfs_reach_one_at_the_last_positive_entry():
     cdf = noise._row_cdfs(t)
     assert np.all(cdf[:, 9:] == 1.0)
     assert np.all(np.diff(cdf, axis=1) >= 0)
+
+
+def test_transition_matrix_by_name():
+    np.testing.assert_array_equal(noise.transition_matrix("pair", 3, 0.2), pair(3, 0.2))
+    np.testing.assert_array_equal(noise.transition_matrix("superclass", 4, 0.2, 2),
+                                  superclass([[0, 1], [2, 3]], 0.2))
+    with pytest.raises(ValueError, match="superclass_size"):
+        noise.transition_matrix("superclass", 4, 0.2)
+    with pytest.raises(ValueError, match="noise must be one of"):
+        noise.transition_matrix("uniform", 4, 0.2)
+
+
+def test_count_matrix_rows_are_exact_counts():
+    t = symmetric(3, 0.5)
+    counts = noise.count_matrix(7, t)
+    assert counts.sum(axis=1).tolist() == [7, 7, 7]
+    for c in range(3):
+        assert counts[c].tolist() == exact_counts(7, t[c], c).tolist()

@@ -40,7 +40,7 @@ import pytest
 from labelavg import noise
 from labelavg.block import BlockModel
 from labelavg.distill import distill
-from labelavg.simulate import SimulationResult, simulate, transition_matrix
+from labelavg.simulate import SimulationResult, simulate
 from labelavg.synthetic import gaussian_mixture
 
 K, N_PER_CLASS, DIM, C, D, ETA, LAM, ROUNDS = 4, 50, 20000, 0.4, 0.1, 0.3, 1e-3, 3
@@ -173,12 +173,6 @@ def test_hierarchical_and_superclass_noise():
                    superclass_size=2, e=0.0, labels="exact")
     assert res.measured.shape == (1, 3)
     assert np.all(res.counts[0][[0, 0, 2, 2], [2, 3, 0, 1]] == 0)
-
-
-def test_transition_matrix():
-    np.testing.assert_array_equal(transition_matrix("pair", 3, 0.2), noise.pair(3, 0.2))
-    with pytest.raises(ValueError, match="superclass_size"):
-        transition_matrix("superclass", 4, 0.2)
 
 
 @pytest.mark.parametrize("bad, exc, match", [

@@ -33,7 +33,6 @@ needs k ≤ K − 1 and refuses it.)
 Run: ``python theory/pll.py``.
 """
 
-import numpy as np
 import sympy as sp
 
 from labelavg.block import BlockModel

@@ -61,7 +61,7 @@ def add_parser(sub):
 
 def run(args):
     from labelavg.block import BlockModel
-    from labelavg.simulate import transition_matrix
+    from labelavg.noise import transition_matrix
     from labelavg.theorems import full_accuracy, pll_condition
 
     n = int(args.n_per_class) if float(args.n_per_class).is_integer() else args.n_per_class

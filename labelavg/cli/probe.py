@@ -153,10 +153,8 @@ def _astype(data, dtype):
 
 def _transitions(args, noise, k, confusable_classes, data, corr):
     """η -> T (T[c, j] = P(given j | true c)) and a note for the header line."""
-    if args.noise == "symmetric":
-        return {eta: noise.symmetric(k, eta) for eta in args.eta}, ""
-    if args.noise == "asymmetric":
-        return {eta: noise.asymmetric(k, eta) for eta in args.eta}, ""
+    if args.noise != "superclass":
+        return {eta: noise.transition_matrix(args.noise, k, eta) for eta in args.eta}, ""
     clusters = confusable_classes(data.x_train, data.y_train, args.cut, correlation=corr)
     sizes = sorted((int((clusters == c).sum()) for c in set(clusters.tolist())), reverse=True)
     note = f" (cut {args.cut:g}: {len(sizes)} superclasses, sizes {sizes})"
