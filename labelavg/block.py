@@ -580,9 +580,12 @@ def _newton_direction(problem, probs, resid):
     return delta.T
 
 
-def _fit_exact(problem, targets, tol, max_iter):
-    """Newton with Armijo backtracking on the reduced convex objective."""
-    b = np.zeros_like(targets)
+def _fit_exact(problem, targets, tol, max_iter, start=None):
+    """Newton with Armijo backtracking on the reduced convex objective.
+
+    ``start``: initial B, e.g. the previous round's solution (warm start).
+    """
+    b = np.zeros_like(targets) if start is None else start
     value, z = _objective(problem, targets, b)
     probs = _softmax(z)
     n_iter = 0
@@ -632,11 +635,12 @@ def _iterate_rounds(problem, rounds, method, tol=1e-10, max_iter=200):
     """Yield the fit of each round t = 1..rounds (targets = previous outputs)."""
     targets = problem.onehot_given()
     op = _linear_operator(problem) if method == "linear" else None
+    start = None
     for _ in range(rounds):
         fit = (_fit_linear(problem, targets, op) if op is not None
-               else _fit_exact(problem, targets, tol, max_iter))
+               else _fit_exact(problem, targets, tol, max_iter, start))
         yield fit
-        targets = fit.probs
+        targets, start = fit.probs, fit.dual
 
 
 def _pll_fit(problem, teacher, method, pll_topk, ties, tol, max_iter):
