@@ -17,7 +17,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from . import _checks
-from .fixed_point import _Dual, _Primal, _newton
+from .fixed_point import _Dual, _Primal, _newton, warn_unconverged
 from .gram import Spectrum, round_filter, spectrum
 
 __all__ = ["Accuracy", "DistillPath", "distill", "linear_path", "pll_targets",
@@ -174,6 +174,7 @@ def _distill_exact(source, onehot, lam, rounds, pll_topk, ties, true, tol, max_i
         targets, init = result.probs, result.coef
     q_pll = pll_targets(fits[0].probs, pll_topk, ties)
     pll_fit = fit(q_pll, fits[0].coef)
+    warn_unconverged(fits + [pll_fit], tol, "distill")
     probs = np.stack([f.probs for f in fits])
     return _path(probs, q_pll, pll_fit.probs, "exact", problem.lam,
                  tuple(fits) + (pll_fit,), onehot, true)
@@ -265,7 +266,8 @@ def pll_targets(probs, k=2, ties="split", tie_tol=TIE_TOL):
     Parameters
     ----------
     probs : array (K, N)
-        Teacher outputs Y⁽¹⁾.
+        Teacher outputs Y⁽¹⁾: probabilities, or any finite scores that rank the
+        classes (the linearised outputs can leave [0, 1]).
     k : int
         Size of the partial label set, 1 <= k <= K - 1.
     ties : {"split", "all", "index"}
@@ -293,8 +295,10 @@ def pll_targets(probs, k=2, ties="split", tie_tol=TIE_TOL):
     >>> pll_targets(np.array([[0.5], [0.25], [0.25]]), 2, ties="index").ravel().tolist()
     [0.5, 0.5, 0.0]
     """
-    probs = _checks.prob_columns("probs", probs, atol=1e-6)
+    probs = _checks.finite_array("probs", probs, ndim=2)
     n_classes = probs.shape[0]
+    if n_classes < 2:
+        raise ValueError(f"probs must have K >= 2 rows (classes), got shape {probs.shape}")
     if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 1 <= k < n_classes:
         raise ValueError(f"k must be an integer in 1..{n_classes - 1}, got {k!r}")
     _checks.choice("ties", ties, set(TIES))

@@ -22,13 +22,14 @@ namespace of its inputs, so it runs on NumPy, CuPy or ``array_api_strict``.
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
 from . import _checks
 from ._xp import float_dtype, namespace
 
-__all__ = ["FitResult", "fit_probs", "fixed_point_residual"]
+__all__ = ["FitResult", "default_tol", "fit_probs", "fixed_point_residual"]
 
 
 @dataclass(frozen=True)
@@ -61,7 +62,21 @@ class FitResult:
     form: str
 
 
-def fit_probs(gram, targets, lam, *, features=None, tol=1e-10, max_iter=100, init=None):
+#: Default solver tolerance (relative gradient norm) per computing precision.
+_DEFAULT_TOL = {"float64": 1e-10, "float32": 1e-4}
+
+
+def default_tol(dtype):
+    """Default ``tol`` for a computing dtype: 1e-10 for float64, 1e-4 for float32.
+
+    float32 round-off floors the relative gradient norm between about 1e-6 and
+    1e-4 depending on N and the conditioning, so 1e-4 is the tightest tolerance
+    met reliably.
+    """
+    return _DEFAULT_TOL["float32" if "32" in str(dtype) or "16" in str(dtype) else "float64"]
+
+
+def fit_probs(gram, targets, lam, *, features=None, tol=None, max_iter=100, init=None):
     """Solve the fixed point (FP) exactly by Newton's method.
 
     Parameters
@@ -75,8 +90,10 @@ def fit_probs(gram, targets, lam, *, features=None, tol=1e-10, max_iter=100, ini
     features : array (N, D), optional
         Feature rows F. When given, the primal form (K×D unknowns) is solved and
         ``gram`` is ignored.
-    tol : float
-        Stop when the relative gradient norm (see :class:`FitResult`) is below.
+    tol : float, optional
+        Stop when the relative gradient norm (see :class:`FitResult`) is below;
+        default :func:`default_tol` of the computing dtype (1e-10 for float64,
+        1e-4 for float32 features).
     max_iter : int
         Maximum Newton steps.
     init : array, optional
@@ -107,14 +124,25 @@ def fit_probs(gram, targets, lam, *, features=None, tol=1e-10, max_iter=100, ini
     """
     lam = _checks.positive_scalar("lam", lam)
     _checks.integer_at_least("max_iter", max_iter, 1)
-    _checks.positive_scalar("tol", tol)
     if features is not None:
         problem = _Primal.build(features, targets, lam)
     elif gram is None:
         raise ValueError("gram may be None only when features are given")
     else:
         problem = _Dual.build(gram, targets, lam)
-    return _newton(problem, init, tol, max_iter)
+    tol = default_tol(problem.targets.dtype) if tol is None else _checks.positive_scalar("tol", tol)
+    fit = _newton(problem, init, tol, max_iter)
+    warn_unconverged([fit], tol, "fit_probs")
+    return fit
+
+
+def warn_unconverged(fits, tol, where):
+    """RuntimeWarning naming the fits (1-based) that stopped above ``tol``."""
+    bad = [i for i, fit in enumerate(fits, 1) if not fit.converged]
+    if bad:
+        worst = max(fits[i - 1].residual for i in bad)
+        warnings.warn(f"{where}: fit(s) {bad} did not converge (residual up to {worst:.1e} > "
+                      f"tol {tol:.1e}); raise max_iter or tol", RuntimeWarning, stacklevel=3)
 
 
 def fixed_point_residual(gram, targets, probs, lam):
@@ -325,8 +353,8 @@ class _Dual:
                                          atol, _JACOBI_STEPS)
         if not done:
             w, image, _, _ = _pcg(xp, apply_op, lambda r: r, rhs, atol, 50 + 2 * n, start)
-        if image is None:
-            return state.descent, None, plain_first
+        if image is None:   # the right-hand side is below atol: w = 0 solves it
+            image = xp.zeros_like(rhs)
         d_coef = (state.descent - _blockwise(root, w) / n) / lam
         return d_coef, -(state.grad + image / n) / lam, not done
 
@@ -386,9 +414,12 @@ class _Primal:
     def check_init(self, init):
         xp = self.xp
         shape = (self.targets.shape[0], self.features.shape[1])
+        init = xp.asarray(init, dtype=self.features.dtype)
         if tuple(init.shape) != shape:
             raise ValueError(f"init must have shape {shape}, got {tuple(init.shape)}")
-        return xp.astype(init, self.features.dtype)
+        if not bool(xp.all(xp.isfinite(init))):
+            raise ValueError("init contains NaN or inf")
+        return init
 
     def logits(self, coef):
         return coef @ self.features.T

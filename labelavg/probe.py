@@ -33,6 +33,7 @@ from array_api_compat import device as _device
 
 from . import _checks
 from ._xp import float_dtype, namespace, to_numpy
+from .fixed_point import default_tol, warn_unconverged
 from .distill import TIES, Accuracy, _accuracy, pll_targets
 from .fixed_point import _newton, _Primal
 
@@ -46,19 +47,6 @@ __all__ = [
     "default_tol",
     "noise_sweep",
 ]
-
-#: Default solver tolerance (relative gradient norm) per computing precision.
-_DEFAULT_TOL = {"float64": 1e-10, "float32": 1e-5}
-
-
-def default_tol(dtype_name):
-    """Default ``tol`` for a computing dtype: 1e-10 for float64, 1e-5 for float32.
-
-    float32 round-off limits the relative gradient norm to about 1e-6 on
-    problems of N ~ 10⁴, so 1e-5 is the tightest tolerance reliably met.
-    """
-    return _DEFAULT_TOL["float32" if "32" in str(dtype_name) else "float64"]
-
 
 @dataclass(frozen=True)
 class RoundRecord:
@@ -126,7 +114,7 @@ class SelfDistillation:
         linearised closed form of Result 1 for all rounds from one thin SVD of F.
     tol : float, optional
         Solver tolerance (relative gradient norm); default
-        :func:`default_tol` of the computing dtype (1e-10 float64, 1e-5 float32).
+        :func:`default_tol` of the computing dtype (1e-10 float64, 1e-4 float32).
     max_iter : int
         Newton steps per fit.
     progress : callable, optional
@@ -218,6 +206,7 @@ class SelfDistillation:
             fits = _fit_linear(run, onehot, params["lam"], params["rounds"], self)
         else:
             fits = _fit_exact(run, onehot, params["lam"], params["rounds"], self, tol)
+            warn_unconverged(run.history, tol, "SelfDistillation.fit")
         self._store(xp, fits, n_classes, run.history)
         return self
 
@@ -342,7 +331,7 @@ def _fit_exact(run, onehot, lam, rounds, est, tol):
     for t in range(2, rounds + 1):
         fits.append(fit(t, fits[-1].probs, fits[-1].coef))
     teacher = fits[0]
-    q_pll = run.to_device(pll_targets(_host_probs(teacher.probs), est.pll_topk, est.ties))
+    q_pll = run.to_device(pll_targets(to_numpy(teacher.probs), est.pll_topk, est.ties))
     fits.append(fit("pll", q_pll, teacher.coef))
     return fits
 
@@ -367,22 +356,9 @@ def _fit_linear(run, onehot, lam, rounds, est):
     fits = [step(1, run.to_device(onehot), start)]
     for t in range(2, rounds + 1):
         fits.append(step(t, fits[-1].probs, time.perf_counter()))
-    q_pll = pll_targets(_host_probs(fits[0].probs), est.pll_topk, est.ties)
+    q_pll = pll_targets(to_numpy(fits[0].probs), est.pll_topk, est.ties)
     fits.append(step("pll", run.to_device(q_pll), time.perf_counter()))
     return fits
-
-
-def _host_probs(probs):
-    """Training outputs on the host as float64 probability columns for ``pll_targets``.
-
-    Linearised outputs may dip below 0; a per-column affine map
-    p ↦ (p − m)/(1 − K m), m = min(0, min p), keeps their ranking and sums to 1.
-    float32 outputs are renormalised after the upcast.
-    """
-    host = np.asarray(to_numpy(probs), dtype=float)
-    low = np.minimum(host.min(axis=0), 0.0)
-    host = host - low
-    return host / host.sum(axis=0)
 
 
 # ---------------------------------------------------------------------------

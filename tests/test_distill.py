@@ -206,12 +206,29 @@ def test_bad_input_names_the_argument(kwargs, error, match):
 
 
 @pytest.mark.parametrize("probs, match", [
-    (np.array([[0.5, 0.2], [0.2, 0.5]]), "columns must sum to 1"),
+    (np.array([[0.5, np.nan], [0.5, 0.5]]), "NaN or inf"),
     (np.array([[1.0, 0.0]]), "K >= 2"),
+    (np.array([0.5, 0.5]), "2-dimensional"),
 ])
 def test_pll_targets_bad_input(probs, match):
     with pytest.raises(ValueError, match=match):
         pll_targets(probs, 1)
+
+
+def test_pll_targets_rank_scores_outside_unit_interval():
+    """Linearised outputs can be negative: the targets only depend on the ranking."""
+    scores = np.array([[-0.2, 0.7], [0.9, -0.1], [0.3, 0.4]])
+    assert_close(pll_targets(scores, 2), [[0, 0.5], [0.5, 0], [0.5, 0.5]], 1e-15)
+
+
+def test_linear_method_on_generic_features_with_negative_outputs():
+    rng = np.random.default_rng(1)
+    features = rng.normal(size=(15, 8))
+    labels = np.repeat(np.arange(3), 5)
+    labels[[0, 6]] = [2, 0]
+    path = distill(None, labels, 1e-2, 3, method="linear", features=features)
+    assert path.probs.min() < 0          # the linearisation leaves the simplex here
+    assert_close(path.pll_targets.sum(axis=0), np.ones(15), 1e-12)
 
 
 def test_pll_targets_bad_k():

@@ -146,10 +146,42 @@ def test_warm_start_needs_fewer_steps_and_same_answer():
     assert_close(warm.probs, cold.probs, 1e-9)
 
 
-def test_max_iter_reached_reports_not_converged():
+def test_max_iter_reached_reports_not_converged_and_warns():
     gram, targets = noisy_block()
-    fit = fit_probs(gram, targets, 1e-6, max_iter=1)
+    with pytest.warns(RuntimeWarning, match="did not converge"):
+        fit = fit_probs(gram, targets, 1e-6, max_iter=1)
     assert fit.n_iter == 1 and not fit.converged and fit.residual > TOL
+
+
+def test_saturated_init_converges_in_both_forms():
+    """A start whose softmax Jacobian underflows: the Newton step is then -R/λ."""
+    rng = np.random.default_rng(0)
+    features = rng.normal(size=(60, 100))
+    targets = onehot(rng.integers(0, 4, 60), 4)
+    ref = fit_probs(features @ features.T, targets, 1e-2)
+    dual = fit_probs(features @ features.T, targets, 1e-2, init=10 * ref.coef)
+    primal = fit_probs(None, targets, 1e-2, features=features, init=10 * ref.coef @ features)
+    assert dual.converged and primal.converged
+    assert_close(dual.probs, ref.probs, 1e-8)
+    assert_close(primal.probs, ref.probs, 1e-8)
+
+
+@pytest.mark.parametrize("init, error, match", [
+    (np.full((3, 2), np.nan), ValueError, "init contains NaN"),
+    (np.zeros((2, 2)), ValueError, "init must have shape"),
+])
+def test_bad_primal_init(init, error, match):
+    features = np.random.default_rng(0).normal(size=(5, 2))
+    with pytest.raises(error, match=match):
+        fit_probs(None, onehot(np.arange(5) % 3, 3), 1e-2, features=features, init=init)
+
+
+def test_primal_init_accepts_a_list():
+    features = np.random.default_rng(0).normal(size=(6, 2))
+    targets = onehot(np.arange(6) % 3, 3)
+    ref = fit_probs(None, targets, 1e-2, features=features)
+    again = fit_probs(None, targets, 1e-2, features=features, init=ref.coef.tolist())
+    assert again.n_iter == 0 and again.converged
 
 
 @pytest.mark.parametrize("gram, match", [

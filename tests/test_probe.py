@@ -162,7 +162,7 @@ def test_float32_agrees_with_float64_and_float16_upcasts(noisy):
     assert_close(single.probs_, ref.probs_, FLOAT32_RTOL, "float32 vs float64 outputs")
     half = SelfDistillation(1e-2, 1).fit(x.astype(np.float16), given)
     assert half.coef_.dtype == np.float32
-    assert default_tol("float64") == 1e-10 and default_tol(np.float32) == 1e-5
+    assert default_tol("float64") == 1e-10 and default_tol(np.float32) == 1e-4
 
 
 def test_self_distillation_on_every_backend(xp, noisy):
@@ -348,3 +348,13 @@ def test_cli_errors_exit_2(tmp_path, args, match):
     out = _cli(*args, "--no-figure", cwd=tmp_path)
     assert out.returncode == 2
     assert match in out.stderr and "Traceback" not in out.stderr
+
+
+def test_float32_fits_converge_at_the_default_tolerance():
+    """float32 round-off floors the residual near 1e-5 here: the default must be reachable."""
+    rng = np.random.default_rng(0)
+    true = rng.integers(0, 5, 2000)
+    x = rng.normal(size=(2000, 50)).astype(np.float32) + np.eye(5, 50, dtype=np.float32)[true]
+    given = noise.sample_labels(true, noise.symmetric(5, 0.4), rng)
+    model = SelfDistillation(1e-4, 3).fit(x, given)
+    assert all(r.converged and r.n_iter < 20 for r in model.history_)
