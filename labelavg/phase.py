@@ -175,9 +175,10 @@ def phase_diagram(*, eta, rounds, lam, c, d, n_classes, n_per_class, noise="symm
     _checks.choice("counts", counts, {"expected", "exact"})
     n_jobs = _checks.integer_at_least("n_jobs", n_jobs, 1)
     grid = {name: _axis(name, params[name]) for name in names}
-    fixed = {k: v for k, v in params.items() if k not in names}
+    fixed = {k: _whole(k, v) if k in ("rounds", "n_classes") else v
+             for k, v in params.items() if k not in names}
     t_axis = "rounds" in names
-    max_rounds = int(max(grid["rounds"])) if t_axis else _rounds(fixed["rounds"])
+    max_rounds = int(max(grid["rounds"])) if t_axis else fixed["rounds"]
     spatial = [n for n in names if n != "rounds"]
     settings = dict(noise=noise, method=method, counts=counts, pll_topk=pll_topk,
                     rounds=max_rounds)
@@ -223,15 +224,16 @@ def _axis(name, value):
         raise ValueError(f"{name} must be a non-empty 1-D sequence, got shape {arr.shape}")
     if arr.dtype.kind not in "iuf" or not np.all(np.isfinite(arr)):
         raise ValueError(f"{name} must hold finite numbers, got {value!r}")
-    if name == "rounds":
-        return [_rounds(v) for v in arr.tolist()]
+    if name in ("rounds", "n_classes"):
+        return [_whole(name, v) for v in arr.tolist()]
     return arr.tolist()
 
 
-def _rounds(value):
+def _whole(name, value):
+    """An integer axis value (``rounds`` >= 1, ``n_classes`` >= 2); 3.0 counts as 3."""
     if isinstance(value, float) and value.is_integer():
         value = int(value)
-    return _checks.integer_at_least("rounds", value, 1)
+    return _checks.integer_at_least(name, value, 1 if name == "rounds" else 2)
 
 
 def _reporter(progress):
@@ -284,12 +286,14 @@ def _group_counts(model, transition, counts):
 
 def _solve_point(point):
     """Accuracies per round (arrays of length ``rounds``), PLL and t* at one point."""
-    model = BlockModel(int(point["n_classes"]), point["n_per_class"], point["c"],
-                       point["d"])
+    model = BlockModel(point["n_classes"], point["n_per_class"], point["c"], point["d"])
     transition = noise.transition_matrix(point["noise"], model.n_classes, point["eta"])
     hist = _group_counts(model, transition, point["counts"])
+    # a binary point has no top-k partial labels for k >= K: no PLL student there
+    topk = point["pll_topk"]
+    topk = topk if topk is not None and topk < model.n_classes else None
     sol = model.solve(**hist, lam=point["lam"], rounds=point["rounds"],
-                      method=point["method"], pll_topk=point["pll_topk"])
+                      method=point["method"], pll_topk=topk)
     verdict = full_accuracy(model, **hist, lam=point["lam"], max_rounds=point["rounds"],
                             exact=False)
     has_pll = sol.pll_accuracy is not None

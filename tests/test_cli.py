@@ -125,3 +125,21 @@ def test_errors_exit_2_with_one_line(args, text):
     assert "Traceback" not in proc.stderr
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and text in lines[0] and "error" in lines[0], proc.stderr
+
+
+def test_failed_computation_exits_1_with_one_line(monkeypatch, capsys):
+    import warnings
+
+    import labelavg.cli.demo as demo
+    from labelavg.cli import main
+
+    def failing(args):
+        warnings.warn("solver struggled", RuntimeWarning)
+        raise RuntimeError("did not converge")
+
+    monkeypatch.setattr(demo, "run", failing)
+    monkeypatch.setattr(warnings, "showwarning", warnings.showwarning)
+    assert main(["demo"]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == ["labelavg demo: warning: solver struggled",
+                   "labelavg demo: failed: did not converge"]

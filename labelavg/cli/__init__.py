@@ -11,6 +11,8 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
+import warnings
+from functools import partial
 
 SUBCOMMANDS = ("demo", "check", "simulate", "phase", "probe", "figures")
 
@@ -31,13 +33,25 @@ def build_parser():
 
 
 def main(argv=None):
-    """Entry point of the ``labelavg`` console script."""
+    """Entry point of the ``labelavg`` console script.
+
+    Exit status: 0 success, 2 bad arguments or input, 1 a computation that
+    failed (e.g. a solver that did not converge). Warnings print as one line.
+    """
     args = build_parser().parse_args(argv)
+    warnings.showwarning = partial(_one_line_warning, args.command)
     try:
         return args.run(args) or 0
     except (ValueError, TypeError, FileNotFoundError) as exc:
         print(f"labelavg {args.command}: error: {exc}", file=sys.stderr)
         return 2
+    except (RuntimeError, ArithmeticError) as exc:
+        print(f"labelavg {args.command}: failed: {exc}", file=sys.stderr)
+        return 1
+
+
+def _one_line_warning(command, message, category, filename, lineno, file=None, line=None):
+    print(f"labelavg {command}: warning: {message}", file=sys.stderr)
 
 
 if __name__ == "__main__":
