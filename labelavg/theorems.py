@@ -38,14 +38,19 @@ class Verdict:
     Attributes
     ----------
     holds : bool
-        The (linearised / stated) condition holds.
+        The (linearised / stated) condition holds. Result 3 with a uniform
+        overall histogram m̄: Δ > 0 (t* may exceed ``max_rounds``); with a
+        non-uniform m̄ (no closed form): the linearised model is 100% right at
+        some t ≤ ``max_rounds``.
     margin : float
         The condition's margin (Δ for Result 3, the plurality margin
-        min_c (T[c,c] − max_{k≠c} T[c,k]) for Result 4); positive iff feasible.
+        min_c (T[c,c] − max_{k≠c} T[c,k]) for Result 4). For Result 3 with a
+        non-uniform m̄, Δ > 0 is necessary but not sufficient.
     min_rounds : int or None
         Least number of fits t at which the linearised model (Result 3) / the
         stated result (Result 4: 2 = teacher + PLL student) reaches 100%
-        label-correction accuracy; None when infeasible.
+        label-correction accuracy; None when infeasible (or, for a
+        non-uniform m̄, not reached within ``max_rounds``).
     min_rounds_exact : int or None
         The same for the exact softmax solution (reduced solver), searched up to
         ``max_rounds``; None if not reached (or not computed).
