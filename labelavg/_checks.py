@@ -104,12 +104,16 @@ def labels(name, value, n_classes, n_samples=None):
     return arr.astype(np.intp)
 
 
-def prob_columns(name, value, atol=1e-9):
-    """Check a (K, N) matrix whose columns are probability vectors."""
+def prob_columns(name, value, atol=1e-9, nonnegative=True):
+    """Check a (K, N) matrix whose columns are probability vectors.
+
+    ``nonnegative=False`` admits affine columns (summing to 1, entries of any
+    sign), such as the linearised model's outputs.
+    """
     arr = finite_array(name, value, ndim=2)
     if arr.shape[0] < 2:
         raise ValueError(f"{name} must have K >= 2 rows (classes), got shape {arr.shape}")
-    if np.any(arr < 0):
+    if nonnegative and np.any(arr < 0):
         raise ValueError(f"{name} must be non-negative; min entry {arr.min():.3g}")
     err = float(np.max(np.abs(arr.sum(axis=0) - 1))) if arr.size else 0.0
     if err > atol:

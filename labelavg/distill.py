@@ -220,7 +220,9 @@ def linear_path(gram, targets, lam, rounds, *, features=None, spectrum=None):
     gram : array (N, N) or None
         Gram matrix Φ (or give ``features`` or a precomputed ``spectrum``).
     targets : array (K, N)
-        Y⁽⁰⁾: columns are probability vectors (one-hot labels or soft targets).
+        Y⁽⁰⁾: columns are probability vectors (one-hot labels or soft targets),
+        or earlier linearised outputs (columns summing to 1, entries possibly
+        outside [0, 1]).
     lam : float
     rounds : int
     features : array (N, D), optional
@@ -241,7 +243,7 @@ def linear_path(gram, targets, lam, rounds, *, features=None, spectrum=None):
     """
     lam = _checks.positive_scalar("lam", lam)
     rounds = _checks.integer_at_least("rounds", rounds, 1)
-    targets = _checks.prob_columns("targets", targets)
+    targets = _checks.prob_columns("targets", targets, nonnegative=False)
     if spectrum is None:
         spectrum = _thin_spectrum(_checks.finite_array("features", features, ndim=2)) \
             if features is not None else globals()["spectrum"](gram)
