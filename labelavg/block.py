@@ -38,6 +38,7 @@ import scipy.linalg
 
 from . import _checks
 from .distill import Accuracy, correct_predictions, pll_targets
+from .fixed_point import _softmax
 from .gram import block_gram, hierarchical_gram
 
 __all__ = ["BlockModel", "BlockSpectrum", "BlockSolution", "SymbolicSpectrum",
@@ -524,12 +525,6 @@ class _GroupProblem:
         return np.eye(self.n_classes)[:, self.given]
 
 
-def _softmax(z):
-    z = z - z.max(axis=0, keepdims=True)
-    ez = np.exp(z)
-    return ez / ez.sum(axis=0, keepdims=True)
-
-
 def _logsumexp(z):
     top = z.max(axis=0)
     return top + np.log(np.exp(z - top).sum(axis=0))
@@ -587,7 +582,7 @@ def _fit_exact(problem, targets, tol, max_iter, start=None):
     """
     b = np.zeros_like(targets) if start is None else start
     value, z = _objective(problem, targets, b)
-    probs = _softmax(z)
+    probs = _softmax(np, z)
     n_iter = 0
     for n_iter in range(1, max_iter + 1):
         resid = probs - targets + b
@@ -612,9 +607,9 @@ def _line_search(problem, targets, b, value, delta, resid):
         new_b = b + step * delta
         new_value, z = _objective(problem, targets, new_b)
         if new_value <= value + 1e-4 * step * min(slope, 0.0) + slack:
-            return new_b, new_value, _softmax(z)
+            return new_b, new_value, _softmax(np, z)
         step *= 0.5
-    return new_b, new_value, _softmax(z)
+    return new_b, new_value, _softmax(np, z)
 
 
 def _linear_operator(problem):
@@ -668,7 +663,7 @@ def _accuracy(problem, probs):
 def _fresh(problem, targets, fit, method):
     logits = problem.fresh_logits(targets, fit.probs)
     k = problem.n_classes
-    probs = _softmax(logits) if method == "exact" else (1.0 + logits) / k
+    probs = _softmax(np, logits) if method == "exact" else (1.0 + logits) / k
     acc = float(np.mean(correct_predictions(logits, np.arange(k))))
     return logits, probs, acc
 
