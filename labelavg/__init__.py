@@ -3,7 +3,7 @@
 Exact and linearised solutions of multi-round self-distillation of a softmax
 linear probe on fixed features (Jeong & Chung, ICLR 2025), the PLL student,
 block-model theorem checks, phase diagrams and a NumPy/CuPy path for real
-features. Notation follows THEORY.md: K classes, n per class, N = Kn, λ ``lam``,
+features. Notation follows theory/THEORY.md: K classes, n per class, N = Kn, λ ``lam``,
 Φ ``gram``, t the fit number (t = 1 the teacher).
 """
 

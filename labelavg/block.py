@@ -7,7 +7,7 @@ of fits (t = 1 is the teacher), T ``transition`` with
 **T[c, j] = P(given label j | true class c), rows = true class, rows sum to 1**,
 μ an eigenvalue of Φ, g(μ) = μ / (μ + KNλ), θ = g(μ₁), φ = g(μ₂), ψ = g(μ₃).
 
-Block Gram (THEORY.md, Result 2): Φ_ii = 1, Φ_ij = c in the same class, d
+Block Gram (theory/THEORY.md, Result 2): Φ_ii = 1, Φ_ij = c in the same class, d
 across classes. Hierarchical Gram: c in the same class, d in the same
 superclass (consecutive runs of m classes), e across superclasses.
 
@@ -17,7 +17,7 @@ Under such a Gram matrix, instances with the same (true class, given label)
 are interchangeable, and every fit's solution is unique, so every round's
 outputs are constant on these *groups* (at most K² of them). With group g of
 true class a(g), count n_g, targets q_g and outputs p_g, the fixed point (FP)
-of THEORY.md becomes
+of theory/THEORY.md becomes
 
     z_g = (1/(Nλ)) [ Σ_h n_h (q_h − p_h) Φ(a(g), a(h)) + (1 − c)(q_g − p_g) ],
     p_g = softmax(z_g),
@@ -198,7 +198,7 @@ def symbolic_spectrum(hierarchical=False):
 
 @dataclass(frozen=True)
 class BlockModel:
-    """Block (or hierarchical) Gram model of THEORY.md, Result 2.
+    """Block (or hierarchical) Gram model of theory/THEORY.md, Result 2.
 
     Parameters
     ----------
@@ -365,7 +365,7 @@ class BlockModel:
         transition : array (K, K), optional
             T[c, j] = P(given label j | true class c); rows = true class, rows
             sum to 1. The group counts are the expected ones, n·T (possibly
-            fractional: the population histogram of THEORY.md, Result 3).
+            fractional: the population histogram of theory/THEORY.md, Result 3).
         counts : array (K, K), optional
             Exact group counts instead of ``transition``: ``counts[c, j]``
             instances of true class c carry label j; each row sums to n.
@@ -379,7 +379,7 @@ class BlockModel:
             ``"linear"``: the linearised closed form of Result 1,
             Y⁽ᵗ⁾ − u = (Y⁽ᵗ⁻¹⁾ − u) G restricted to groups.
         pll_topk : int or None
-            k of the PLL student's top-k targets (THEORY.md, Result 4),
+            k of the PLL student's top-k targets (theory/THEORY.md, Result 4),
             1 ≤ k ≤ K − 1; None skips the PLL student (its fields are None).
         ties : {"split", "all", "index"}
             Tie rule for the k-th place, see :func:`labelavg.distill.pll_targets`.
@@ -397,7 +397,7 @@ class BlockModel:
         Notes
         -----
         The exact fit minimises the count-weighted version of the convex
-        objective of THEORY.md restricted to group-constant dual coefficients
+        objective of theory/THEORY.md restricted to group-constant dual coefficients
         A (K, G), which contains the unique full minimiser. Newton's direction
         is computed from the root form (Q − P)/(Nλ) − A = 0 (the same direction,
         without inverting the Gram part), by a Woodbury-style reduction to a

@@ -236,7 +236,7 @@ def linear_path(gram, targets, lam, rounds, *, features=None, spectrum=None):
 
     Notes
     -----
-    Result 1 of THEORY.md (paper Thm 2.1/3.1): linearising the softmax at the
+    Result 1 of theory/THEORY.md (paper Thm 2.1/3.1): linearising the softmax at the
     uniform point u = 1/K gives Y⁽ᵗ⁾ − u = (Y⁽⁰⁾ − u) Gᵗ with
     G = Φ(Φ + KNλI)⁻¹ = Σ_m g(μ_m) v_m v_mᵀ, g(μ) = μ/(μ + KNλ): every round
     multiplies the weight on eigenvector v_m by g(μ_m).

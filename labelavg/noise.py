@@ -12,7 +12,7 @@ Two kinds of samplers, with different names on purpose:
 - :func:`sample_labels` draws every given label independently from its row of T
   (the finite-sample noise of an experiment);
 - :func:`assign_labels_exact` gives each true class exactly round(n_c T[c, :])
-  labels of each kind (the "population" histogram m_c = T[c, :] of THEORY.md,
+  labels of each kind (the "population" histogram m_c = T[c, :] of theory/THEORY.md,
   Result 3, up to rounding).
 """
 
@@ -233,7 +233,7 @@ def superclass(clusters, eta):
     -----
     A class alone in its cluster has nowhere to be flipped to: its row is
     e_c (T[c, c] = 1), whatever η is. The paper finds the clusters by
-    hierarchical clustering of class-mean cosine similarities (THEORY.md).
+    hierarchical clustering of class-mean cosine similarities (theory/THEORY.md, Noise models).
 
     Examples
     --------
@@ -463,7 +463,7 @@ def assign_labels_exact(true, transition, rng=None):
     the instances of class c, taken in their order in ``true``, get first the
     label c (the first ones keep their true label), then the other labels in
     increasing class index. This is the exact-count / "population" histogram of
-    THEORY.md, Result 3.
+    theory/THEORY.md, Result 3.
 
     Examples
     --------

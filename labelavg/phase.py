@@ -4,7 +4,7 @@ Symbols: K ``n_classes``, n ``n_per_class``, N = Kn, c / d the block
 correlations, λ ``lam``, η ``eta`` (corruption rate), t the number of fits
 (t = 1 is the teacher, t ≥ 2 students; ``rounds``), T ``transition`` with
 **T[c, j] = P(given label j | true class c), rows = true class, rows sum to 1**,
-t* the linearised least round of Result 3 (THEORY.md).
+t* the linearised least round of Result 3 (theory/THEORY.md).
 
 Two of (η, t, λ, c, d, K, n) are swept, the others are fixed. Every grid point
 is a block model (Result 2) solved by the reduced solver

@@ -2,7 +2,7 @@
 
 Symbols: K classes, n per class, N = Kn, Φ the Gram matrix, μ its eigenvalues,
 λ ``lam``, g(μ) = μ/(μ + KNλ), η ``eta``, t the number of fits (t = 1 is the
-teacher), t* the linearised least round of Result 3 (THEORY.md). Accuracies
+teacher), t* the linearised least round of Result 3 (theory/THEORY.md). Accuracies
 are fractions in [0, 1] on input and drawn in percent.
 
 Plotting only: every number is computed elsewhere (:mod:`labelavg.phase`,

@@ -7,7 +7,7 @@ Y⁽⁰⁾ (K, N) the one-hot given labels, Y⁽ᵗ⁾ (K, N) the training outpu
 u = 1/K, η the corruption rate of the labels.
 
 - :class:`SelfDistillation`: scikit-learn style estimator running the teacher,
-  students t = 2..rounds and the PLL student (THEORY.md) with the exact primal
+  students t = 2..rounds and the PLL student (theory/THEORY.md) with the exact primal
   Newton solver (:func:`labelavg.fit_probs` with ``features=``) or the linearised
   closed form (Result 1) through one thin SVD of F.
 - :func:`class_correlation`: mean and std of centred, normalised feature cosines

@@ -1,4 +1,4 @@
-"""The conditions of THEORY.md (Results 3 and 4), numerically and in sympy.
+"""The conditions of theory/THEORY.md (Results 3 and 4), numerically and in sympy.
 
 Symbols: K ``n_classes``, n ``n_per_class``, N = Kn, c, d (e, m) the block /
 hierarchical correlations, λ ``lam``, t the number of fits (t = 1 is the
@@ -8,7 +8,7 @@ the counts / n), m̄ the overall histogram, u = 1/K, g(μ) = μ / (μ + KNλ),
 θ = g(μ₁), φ = g(μ₂), ψ = g(μ₃), Δ = min over c and j ≠ c with a positive
 count of (m_c[c] − m_c[j]).
 
-Every verdict puts the linearised prediction (THEORY.md's formulas) next to
+Every verdict puts the linearised prediction (theory/THEORY.md's formulas) next to
 the exact softmax answer of the reduced solver (:meth:`BlockModel.solve`) and
 reports the gap; disagreements are reported, never hidden.
 """
@@ -33,7 +33,7 @@ _UNIFORM_ATOL = 1e-12
 
 @dataclass(frozen=True)
 class Verdict:
-    """A condition of THEORY.md evaluated at given numbers.
+    """A condition of theory/THEORY.md evaluated at given numbers.
 
     Attributes
     ----------
@@ -60,7 +60,7 @@ class Verdict:
         The exact solution reaches 100% (within ``max_rounds`` / for the PLL
         student); None if not computed.
     formula : str
-        The formula evaluated, in THEORY.md's notation.
+        The formula evaluated, in theory/THEORY.md's notation.
     params : dict
         The numbers it was evaluated at (K, n, c, d, λ, θ, φ, ψ, Δ, ...).
     notes : tuple of str
@@ -83,7 +83,7 @@ class Verdict:
 # ---------------------------------------------------------------------------
 
 def _filters(model, lam):
-    """θ, φ, ψ of the block model (THEORY.md, Result 2)."""
+    """θ, φ, ψ of the block model (theory/THEORY.md, Result 2)."""
     n, k = float(model.n_per_class), model.n_classes
     shift = k * model.n_samples * lam
     mus = (1 - model.c, 1 - model.c + n * (model.c - model.d),

@@ -22,7 +22,7 @@ def _exact_counts(n, transition):
 
 
 # ---------------------------------------------------------------------------
-# THEORY.md's measured reference values (an independent check)
+# theory/THEORY.md's measured reference values (an independent check)
 # ---------------------------------------------------------------------------
 
 @pytest.mark.parametrize("lam, eta, formula, exact", [

@@ -1,4 +1,4 @@
-"""Every theory/ script runs and its main() does not raise (THEORY.md Results 1–4)."""
+"""Every theory/ script runs and its main() does not raise (theory/THEORY.md Results 1–4)."""
 
 import importlib.util
 from pathlib import Path
@@ -19,7 +19,7 @@ def _load(name):
 @pytest.mark.parametrize("name", SCRIPTS)
 def test_theory_script_main(name, capsys):
     module = _load(name)
-    assert "THEORY.md" in module.__doc__
+    assert "theory/THEORY.md" in module.__doc__
     module.main()
     assert capsys.readouterr().out.strip()
 

@@ -1,4 +1,4 @@
-"""Result 2 of THEORY.md: the spectrum of the block Gram matrix.
+"""Result 2 of theory/THEORY.md: the spectrum of the block Gram matrix.
 
 Symbols: K classes, n per class, N = Kn, c within a class, d across classes,
 Φ_ii = 1. Claim:

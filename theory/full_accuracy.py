@@ -1,4 +1,4 @@
-"""Result 3 of THEORY.md: when multi-round self-distillation reaches 100% accuracy.
+"""Result 3 of theory/THEORY.md: when multi-round self-distillation reaches 100% accuracy.
 
 Symbols: K classes, n per class, λ ridge, t fits (t = 1 teacher), η corruption
 rate, T[c, j] = P(given j | true c) (rows = true class), θ = g(μ₁),

@@ -1,4 +1,4 @@
-"""The hierarchical (superclass) variant of Results 1–2 in THEORY.md.
+"""The hierarchical (superclass) variant of Results 1–2 in theory/THEORY.md.
 
 Symbols: K classes, n per class, m classes per superclass (m divides K),
 c within a class, d within a superclass, e across superclasses, Φ_ii = 1,
@@ -12,7 +12,7 @@ Claim: the spectrum is
     μ₂' = 1 − c + n(c − d) + nm(d − e)          K/m − 1     superclass contrasts
     μ₃ = μ₂' + Kne                              1           all-ones
 
-(THEORY.md names μ₂' as the extra eigenvalue), and the linearised outputs are
+(theory/THEORY.md names μ₂' as the extra eigenvalue), and the linearised outputs are
 
     y⁽ᵗ⁾ = u + θᵗ(e(ŷ) − u) + (φᵗ − θᵗ)(m_c − u) + (φ'ᵗ − φᵗ)(m_S − u) + (ψᵗ − φ'ᵗ)(m̄ − u)
 

@@ -1,4 +1,4 @@
-"""Result 1 of THEORY.md on the block model: self-distillation is label averaging.
+"""Result 1 of theory/THEORY.md on the block model: self-distillation is label averaging.
 
 Symbols: K classes, n per class, N = Kn, λ ridge, t fits, u = 1/K, Φ the block
 Gram (c within, d across), μ its eigenvalues, g(μ) = μ/(μ + KNλ), θ = g(μ₁),

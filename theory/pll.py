@@ -1,4 +1,4 @@
-"""Result 4 of THEORY.md: the PLL student.
+"""Result 4 of theory/THEORY.md: the PLL student.
 
 Symbols: K classes, n per class, λ ridge, T[c, j] = P(given j | true c) (rows =
 true class), θ = g(μ₁), φ = g(μ₂), ψ = g(μ₃), u = 1/K; the PLL student is one

