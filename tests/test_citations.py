@@ -1,10 +1,11 @@
 """Every repository file named in the documentation exists in the repository.
 
-Scans the Markdown documents (README.md, theory/*.md, figures/*.md, data/*.md)
-and the docstrings and comments of the Python sources (labelavg/, theory/,
-figures/, bench/, tests/) for tokens that look like repository paths: file names with a known extension
-(``.md``, ``.py``, ``.npz``, ``.npy``, ``.csv``, ``.png``, ``.pdf``, ``.json``,
-...), optionally with directories (``theory/THEORY.md``,
+Scans the Markdown documents (README.md and every .md file under theory/,
+figures/, data/ and labelavg/) and the docstrings and comments of the Python
+sources (labelavg/, theory/, figures/, bench/, tests/, data/) for tokens that
+look like repository paths: file names with a known extension (``.md``,
+``.py``, ``.npz``, ``.npy``, ``.csv``, ``.png``, ``.pdf``, ``.json``, ...),
+optionally with directories (``theory/THEORY.md``,
 ``../theory/THEORY.md#result-4``). A token resolves if it names an existing
 file relative to the citing file's directory or to the repository root.
 Code (string literals, test fixtures' temporary files) is not scanned.
@@ -20,11 +21,11 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 
-#: Markdown scanned in full: the root README.md and every *.md in these folders.
-MARKDOWN = ("README.md", "theory", "figures", "data")
+#: Markdown scanned in full: the root README.md and every .md file under these folders.
+MARKDOWN = ("README.md", "theory", "figures", "data", "labelavg")
 
 #: Python sources whose docstrings and comments are scanned.
-PYTHON = ("labelavg", "theory", "figures", "bench", "tests")
+PYTHON = ("labelavg", "theory", "figures", "bench", "tests", "data")
 
 #: Cited names that are not files of this repository (full regex match), with the reason.
 ALLOWED = {
@@ -41,7 +42,7 @@ _PATH = re.compile(rf"(?<![\w./-])((?:[\w.-]+/)*[\w.-]*\w\.(?:{_EXTENSIONS}))(?!
 def _markdown_files():
     files = [ROOT / "README.md"]
     for folder in MARKDOWN[1:]:
-        files += sorted((ROOT / folder).glob("*.md"))
+        files += sorted((ROOT / folder).rglob("*.md"))
     return files
 
 
