@@ -67,6 +67,7 @@ def test_cli_figures_quick_subset_and_error(tmp_path):
     bad = _run(["-m", "labelavg", "figures", "--only", "fig99"], cwd=tmp_path)
     assert bad.returncode == 2
     assert "Traceback" not in bad.stderr and "fig99" in bad.stderr
+    assert bad.stdout == ""                 # refused before "building ... figures"
 
 
 def test_import_labelavg_does_not_import_plotting():
