@@ -56,7 +56,13 @@ def positive_int(text):
 
 
 def per_class(text):
-    """n: a number >= 1; an int when integral, else a float (reduced solver only)."""
+    """n: a number >= 1; an int when integral, else a float (reduced solver only).
+
+    Examples
+    --------
+    >>> per_class("1e12"), per_class("2.5")
+    (1000000000000, 2.5)
+    """
     value = _number(text)
     if value < 1:
         raise FlagError(f"must be >= 1, got {text}")
