@@ -164,3 +164,15 @@ def test_non_converged_simulate_exits_1(capsys):
                             "60", "--rounds", "1", "--seeds", "1"], capsys)
     assert code == 1, err
     assert "failed: " in err and "max_iter" not in err
+
+
+def test_check_converged_names_the_failed_fits():
+    from types import SimpleNamespace
+
+    from labelavg.cli import _args
+
+    fits = [SimpleNamespace(converged=c, residual=r)
+            for c, r in ((True, 1e-12), (False, 3e-4), (False, 2e-6))]
+    with pytest.raises(RuntimeError, match=r"2 of 3 fits did not converge .*\[2, 3\].*3\.0e-04"):
+        _args.check_converged(fits, "fit")
+    _args.check_converged(fits[:1], "fit")

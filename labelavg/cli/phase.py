@@ -61,7 +61,8 @@ def add_parser(sub):
     p.add_argument("--quantity", default="label_correction",
                    choices=("label_correction", "fresh", "pll_label_correction",
                             "pll_fresh"), help="value drawn in the phase map")
-    p.add_argument("--jobs", type=_args.positive_int, default=1, help="worker processes (default 1)")
+    p.add_argument("--jobs", type=_args.positive_int, default=1,
+                   help="worker processes (default 1)")
     p.add_argument("--progress", action="store_true", help="progress bar on stderr")
     p.add_argument("--out", default="labelavg_phase", help="output folder")
     p.add_argument("--no-figure", action="store_true", help="write the CSV only")
