@@ -196,7 +196,8 @@ def _figures(args, sweep, corr, class_names):
 
     gains, errors = sweep.gains("test")
     fig = plot.distillation_gain(gains, group_labels=[f"η={e:g}" for e in sweep.etas],
-                                 model_labels=list(sweep.models[1:]), errors=errors,
+                                 model_labels=list(sweep.models[1:]),
+                                 errors=errors if args.seeds > 1 else None,
                                  title=f"test-accuracy gain over the teacher ({args.noise})")
     yield plot.save(fig, f"{args.out}/probe_gain")
     names = [c.removeprefix("noun.") for c in class_names]
