@@ -27,6 +27,20 @@ SCRIPTS = ("fig1_gram", "fig2a_eigenvalues", "fig2b_simplex", "fig3a_accuracy_vs
 OUT_DIR = Path(__file__).resolve().parent / "out"
 
 
+def select(only=None):
+    """The names of :data:`SCRIPTS` to build, in build order (all when ``only`` is None).
+
+    Raises
+    ------
+    ValueError
+        On a name in ``only`` that is not a figure script.
+    """
+    unknown = sorted(set(only or ()) - set(SCRIPTS))
+    if unknown:
+        raise ValueError(f"unknown figure(s) {unknown}; choose from {list(SCRIPTS)}")
+    return [name for name in SCRIPTS if only is None or name in only]
+
+
 def build_all(out_dir=OUT_DIR, quick=False, report=None, only=None):
     """Run the figure scripts; return ``[(png path, seconds), ...]``.
 
@@ -45,11 +59,8 @@ def build_all(out_dir=OUT_DIR, quick=False, report=None, only=None):
     ValueError
         On a name in ``only`` that is not a figure script.
     """
-    unknown = sorted(set(only or ()) - set(SCRIPTS))
-    if unknown:
-        raise ValueError(f"unknown figure(s) {unknown}; choose from {list(SCRIPTS)}")
     done = []
-    for name in (n for n in SCRIPTS if only is None or n in only):
+    for name in select(only):
         start = time.perf_counter()
         png = importlib.import_module(f"figures.{name}").main(out_dir, quick=quick)
         seconds = time.perf_counter() - start

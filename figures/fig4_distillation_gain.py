@@ -54,5 +54,5 @@ def main(out_dir, quick=False):
         model_labels=[f"t = {t}" for t in range(2, ROUNDS + 1)] + ["PLL (k = 2)"],
         title=f"test-accuracy gain over the teacher, superclass noise\n"
               f"K = {K}, m = {M}, c/d/e = {C}/{D}/{E}, D = {DIM}, λ = {LAM:g}, "
-              f"{len(seeds)} seed(s)")
+              f"{len(seeds)} seed{'s' if len(seeds) > 1 else ''}")
     return plot.save(fig, Path(out_dir) / NAME)

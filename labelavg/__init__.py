@@ -23,3 +23,19 @@ __all__ = [
     "full_accuracy", "hierarchical_gram", "linear_path", "phase_diagram",
     "pll_condition", "pll_targets", "simulate", "spectrum",
 ]
+
+#: Submodules imported on first attribute access, so ``import labelavg`` stays light.
+_LAZY_SUBMODULES = ("datasets", "plot")
+
+
+def __getattr__(name):
+    """``labelavg.datasets`` and ``labelavg.plot``, imported on first use."""
+    if name in _LAZY_SUBMODULES:
+        import importlib
+
+        return importlib.import_module(f".{name}", __name__)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_LAZY_SUBMODULES))

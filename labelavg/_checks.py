@@ -117,5 +117,10 @@ def prob_columns(name, value, atol=1e-9, nonnegative=True):
         raise ValueError(f"{name} must be non-negative; min entry {arr.min():.3g}")
     err = float(np.max(np.abs(arr.sum(axis=0) - 1))) if arr.size else 0.0
     if err > atol:
-        raise ValueError(f"{name} columns must sum to 1; max deviation {err:.3g}")
+        hint = ""
+        if np.max(np.abs(arr.sum(axis=1) - 1)) <= atol:
+            hint = f"; its rows sum to 1, so it looks like (N, K): pass {name}.T"
+        raise ValueError(f"{name} must have shape (K, N), one probability column per "
+                         f"instance, and its columns must sum to 1; got shape {arr.shape}, "
+                         f"max column-sum deviation {err:.3g}{hint}")
     return arr

@@ -738,6 +738,18 @@ class BlockSolution:
         """Number of fits t."""
         return self.probs.shape[0]
 
+    def __repr__(self):
+        from ._repr import accuracies, short_repr
+
+        text = short_repr(self, model=self.model, lam=self.lam, method=self.method,
+                          rounds=self.rounds, groups=len(self.groups),
+                          converged=bool(np.all(self.converged)),
+                          residual=np.max(self.residual))
+        text = f"{text[:-1]}, accuracy=[{accuracies(a.all for a in self.accuracy)}]"
+        if self.pll_accuracy is not None:
+            text += f", pll_accuracy={accuracies([self.pll_accuracy.all])}"
+        return text + ")"
+
     def all_right(self, pll=False):
         """Whether every group is predicted right, per round ``(rounds,)`` (or PLL: bool).
 

@@ -77,6 +77,20 @@ class DistillPath:
         """Number of fits t = 1..rounds."""
         return self.probs.shape[0]
 
+    def __repr__(self):
+        from ._repr import accuracies, short_repr
+
+        fields = dict(method=self.method, rounds=self.rounds, lam=self.lam,
+                      probs=self.probs)
+        if self.fits:
+            fields.update(converged=all(f.converged for f in self.fits),
+                          residual=max(f.residual for f in self.fits))
+        text = short_repr(self, **fields)
+        if self.accuracy is not None:
+            text = (f"{text[:-1]}, accuracy=[{accuracies(a.all for a in self.accuracy)}], "
+                    f"pll_accuracy={accuracies([self.pll_accuracy.all])})")
+        return text
+
 
 def distill(gram, labels, lam, rounds, *, method="exact", pll_topk=2, ties="split",
             true_labels=None, n_classes=None, features=None, tol=1e-10, max_iter=100):

@@ -61,6 +61,13 @@ class FitResult:
     converged: bool
     form: str
 
+    def __repr__(self):
+        from ._repr import short_repr
+
+        return short_repr(self, form=self.form, probs=self.probs, coef=self.coef,
+                          n_iter=self.n_iter, residual=self.residual,
+                          converged=self.converged)
+
 
 #: Default solver tolerance (relative gradient norm) per computing precision.
 _DEFAULT_TOL = {"float64": 1e-10, "float32": 1e-4}

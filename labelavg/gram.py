@@ -81,6 +81,12 @@ class Spectrum:
     evals: np.ndarray
     evecs: np.ndarray
 
+    def __repr__(self):
+        from ._repr import short_repr
+
+        return short_repr(self, evals=self.evals, evecs=self.evecs,
+                          min=self.evals.min(), max=self.evals.max())
+
     def filter(self, lam, n_classes, t=1):
         """g(μ)^t for every eigenvalue (see :func:`round_filter`)."""
         return round_filter(self.evals, lam, self.evals.size, n_classes, t)

@@ -116,8 +116,8 @@ def correlation_heatmap(matrix, *, tick_labels=None, title=None, ax=None):
     Parameters
     ----------
     matrix : array (M, M)
-        Values in [−1, 1]; drawn with a diverging map centred at 0 and written
-        into the cells when M ≤ 12.
+        Values in [−1, 1]; drawn with a diverging map centred at 0 whose range
+        is ±max|value| (fit to the data), and written into the cells when M ≤ 12.
     tick_labels : sequence of str, optional
         One per row / column.
     title : str, optional
@@ -130,7 +130,11 @@ def correlation_heatmap(matrix, *, tick_labels=None, title=None, ax=None):
     matrix = np.asarray(matrix, dtype=float)
     size = matrix.shape[0]
     fig, ax = _figure(ax, size=(max(4.0, 0.45 * size + 2), max(3.4, 0.45 * size + 1.4)))
-    image = ax.imshow(matrix, cmap="RdBu_r", vmin=-1, vmax=1, interpolation="nearest")
+    # Symmetric about 0 and fit to the data: class correlations of real features
+    # are often ~0.1, which a ±1 scale would leave almost white.
+    limit = float(np.max(np.abs(matrix))) or 1.0
+    image = ax.imshow(matrix, cmap="RdBu_r", vmin=-limit, vmax=limit,
+                      interpolation="nearest")
     fig.colorbar(image, ax=ax, label="correlation", shrink=0.85)
     ticks = np.arange(size)
     labels = list(tick_labels) if tick_labels is not None else [str(i) for i in ticks]
@@ -139,7 +143,7 @@ def correlation_heatmap(matrix, *, tick_labels=None, title=None, ax=None):
     if size <= 12:
         for (i, j), value in np.ndenumerate(matrix):
             ax.text(j, i, f"{value:.2f}", ha="center", va="center", fontsize=7,
-                    color="white" if abs(value) > 0.6 else "black")
+                    color="white" if abs(value) > 0.6 * limit else "black")
     ax.set_title(title or "correlation matrix")
     return fig
 
@@ -347,7 +351,8 @@ def distillation_gain(gains, *, group_labels, model_labels, errors=None, title=N
     matplotlib.figure.Figure
     """
     gains = np.asarray(gains, dtype=float).reshape(len(group_labels), len(model_labels))
-    fig, ax = _figure(ax, size=(max(5.0, 0.35 * gains.size + 2), 4.0))
+    width_in = max(5.0, 0.35 * gains.size + 2) + 1.6        # + the legend column
+    fig, ax = _figure(ax, size=(width_in, 4.0))
     width = 0.8 / len(model_labels)
     x = np.arange(len(group_labels))
     colors = _colors(len(model_labels), "tab10")
@@ -356,11 +361,23 @@ def distillation_gain(gains, *, group_labels, model_labels, errors=None, title=N
         ax.bar(x + (j - (len(model_labels) - 1) / 2) * width, gains[:, j], width,
                yerr=err, capsize=2, color=color, label=name)
     ax.axhline(0, color="black", lw=0.8)
+    ax.margins(y=0.08)                       # head room above the tallest error bar
     ax.set_xticks(x, list(group_labels))
     ax.set_ylabel("gain over teacher (percentage points)")
-    ax.legend(fontsize=8, ncols=min(len(model_labels), 6))
-    ax.set_title(title or "distillation gain")
+    # Beside the axes, not over the bars; constrained layout makes room for it.
+    ax.legend(fontsize=8, loc="center left", bbox_to_anchor=(1.02, 0.5))
+    _wrapped_title(ax, title or "distillation gain")
     return fig
+
+
+def _wrapped_title(ax, title, fontsize=10):
+    """Title broken into lines that fit the figure's width (no clipped title)."""
+    import textwrap
+
+    # ~0.6 em per character of the default sans-serif font.
+    chars = max(20, int(ax.figure.get_figwidth() * 72 / (0.6 * fontsize)) - 4)
+    lines = [textwrap.fill(line, chars) for line in title.splitlines()]
+    ax.set_title("\n".join(lines), fontsize=fontsize)
 
 
 # ---------------------------------------------------------------------------

@@ -3,6 +3,8 @@
 import subprocess
 import sys
 
+import pytest
+
 import labelavg
 
 PUBLIC = {
@@ -25,3 +27,16 @@ def test_import_is_light():
             "if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_lazy_submodules():
+    code = ("import sys, labelavg; "
+            "before = [m in sys.modules for m in ('labelavg.datasets', 'labelavg.plot')]; "
+            "ok = callable(labelavg.datasets.load_features) and callable(labelavg.plot.save); "
+            "heavy = [m for m in ('matplotlib', 'seaborn', 'cupy') if m in sys.modules]; "
+            "print(before, ok, heavy, 'plot' in dir(labelavg))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True)
+    assert out.stdout.split() == ["[False,", "False]", "True", "[]", "True"]
+    with pytest.raises(AttributeError, match="nosuch"):
+        labelavg.nosuch

@@ -111,7 +111,7 @@ def test_demo_no_figure():
     (("check", "--eta", "2"), "eta"),
     (("check", "--lam", "-1"), "lam"),
     (("check", "--noise", "uniform"), "--noise"),
-    (("check", "--noise", "superclass"), "superclass_size"),
+    (("check", "--noise", "superclass"), "--superclass-size"),
     (("check", "--c", "0.1", "--d", "0.4"), "d must"),
     (("check", "--n-classes", "abc"), "--n-classes"),
     (("simulate", "--eta", "2", "--seeds", "1"), "eta"),
@@ -143,3 +143,29 @@ def test_failed_computation_exits_1_with_one_line(monkeypatch, capsys):
     err = capsys.readouterr().err.strip().splitlines()
     assert err == ["labelavg demo: warning: solver struggled",
                    "labelavg demo: failed: did not converge"]
+
+
+def test_closed_stdout_gives_no_traceback():
+    proc = subprocess.Popen([sys.executable, "-m", "labelavg", "check"], env=ENV,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc.stdout.close()                     # the reader goes away, as with `| head`
+    err = proc.stderr.read().decode()
+    proc.stderr.close()
+    assert proc.wait(timeout=60) == 1
+    assert "Traceback" not in err and "BrokenPipeError" not in err, err
+
+
+def test_version():
+    from labelavg.cli import version
+
+    out = _ok("--version").stdout.strip()
+    assert out == f"labelavg {version()}" and re.fullmatch(r"labelavg \d+\.\d+.*", out)
+
+
+@pytest.mark.parametrize("args", [(), ("check",), ("demo",), ("simulate",), ("phase",),
+                                  ("probe",), ("figures",)])
+def test_help_text_is_rendered(args):
+    out = _ok(*args, "--help").stdout
+    assert "%%" not in out and "``" not in out
+    if not args:
+        assert "exit status" in out and "--version" in out

@@ -67,6 +67,7 @@ def test_cli_figures_quick_subset_and_error(tmp_path):
     bad = _run(["-m", "labelavg", "figures", "--only", "fig99"], cwd=tmp_path)
     assert bad.returncode == 2
     assert "Traceback" not in bad.stderr and "fig99" in bad.stderr
+    assert bad.stdout == ""                 # refused before "building ... figures"
 
 
 def test_import_labelavg_does_not_import_plotting():
@@ -128,3 +129,61 @@ def test_least_round_map_refuses_rounds_axis():
     with pytest.raises(ValueError, match="rounds axis"):
         plot.least_round_map(pd)
     assert len(plot.phase_map(pd).axes) == 2          # the map and its colour bar
+
+
+# ---------------------------------------------------------------------------
+# layout: nothing clipped, nothing hidden, colour scales fit the data
+# ---------------------------------------------------------------------------
+
+def _rendered(fig):
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    canvas = FigureCanvasAgg(fig)
+    canvas.draw()
+    return canvas.get_renderer()
+
+
+def _inside(inner, outer, slack=1.0):
+    return (inner.x0 >= outer.x0 - slack and inner.y0 >= outer.y0 - slack
+            and inner.x1 <= outer.x1 + slack and inner.y1 <= outer.y1 + slack)
+
+
+LONG_TITLE = ("test-accuracy gain over the teacher, superclass noise\n"
+              "K = 6, m = 3, c/d/e = 0.4/0.25/0.05, D = 128, λ = 0.001, 3 seeds")
+
+
+@pytest.mark.parametrize("title", [LONG_TITLE, "test-accuracy gain over the teacher "
+                                                "(superclass)"])
+def test_distillation_gain_layout(title):
+    gains = np.array([[1.2, 1.8, 2.0, 2.1, 4.5], [3.0, 5.5, 7.0, 8.0, 24.0]])
+    errors = np.full(gains.shape, 0.8)
+    fig = plot.distillation_gain(gains, group_labels=["η=0.5", "η=0.8"],
+                                 model_labels=[f"student t={t}" for t in range(2, 6)]
+                                 + ["PLL"], errors=errors, title=title)
+    renderer = _rendered(fig)
+    ax = fig.axes[0]
+    page = fig.bbox
+    legend = ax.get_legend().get_window_extent(renderer)
+    assert _inside(legend, page)
+    assert _inside(ax.title.get_window_extent(renderer), page)
+    assert _inside(ax.get_tightbbox(renderer), page)    # tick labels, axis labels too
+    assert not legend.overlaps(ax.bbox)       # beside the plot: it hides no bar
+    low, high = ax.get_ylim()
+    assert high > (gains + errors).max() and low <= 0    # no bar or error bar clipped
+
+
+def test_correlation_heatmap_colour_scale_fits_the_data():
+    rng = np.random.default_rng(0)
+    matrix = rng.uniform(-0.05, 0.05, (5, 5))
+    np.fill_diagonal(matrix, 0.25)
+    image = plot.correlation_heatmap(matrix).axes[0].images[0]
+    assert image.get_clim() == pytest.approx((-0.25, 0.25))
+    negative = plot.correlation_heatmap(-np.eye(3) * 0.4).axes[0].images[0]
+    assert negative.get_clim() == pytest.approx((-0.4, 0.4))
+
+
+def test_fig4_quick_layout(quick_build):
+    from matplotlib.image import imread
+
+    height, width = imread(quick_build / "fig4_distillation_gain.png").shape[:2]
+    assert width > 1.5 * height    # the legend column sits beside the bars

@@ -1,20 +1,31 @@
-"""The ``labelavg`` command: one subcommand per module of this package.
+"""The labelavg command: one subcommand per module of this package.
 
 Each subcommand module defines ``add_parser(subparsers)`` (which registers its
 parser with ``set_defaults(run=...)``) and does its imports lazily, so
-``labelavg --help`` stays fast. Bad arguments and invalid values give a
-one-line message and exit status 2, never a traceback.
+``labelavg --help`` stays fast. Flags shared by several subcommands are parsed
+and checked once, in :mod:`labelavg.cli._args`. Bad arguments, invalid values
+and unusable output folders give a one-line message and exit status 2 before
+any work starts, never a traceback; a computation that fails or does not
+converge gives exit status 1.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 import warnings
 from functools import partial
 
 SUBCOMMANDS = ("demo", "check", "simulate", "phase", "probe", "figures")
+
+DESCRIPTION = """labelavg: self-distillation in linear probing as label averaging.
+
+exit status: 0 success; 2 bad arguments, input or output folder (one line on
+stderr, nothing computed); 1 a computation that failed or did not converge, or
+standard output closed early (e.g. piped into head).
+"""
 
 
 class _Parser(argparse.ArgumentParser):
@@ -22,10 +33,25 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message}\n")
 
 
+def version():
+    """The package version: ``labelavg.__version__`` or the installed metadata."""
+    import labelavg
+
+    if hasattr(labelavg, "__version__"):
+        return labelavg.__version__
+    from importlib import metadata
+
+    try:
+        return metadata.version("labelavg")
+    except metadata.PackageNotFoundError:
+        return "unknown"
+
+
 def build_parser():
     """The top-level parser with every subcommand registered."""
-    parser = _Parser(prog="labelavg", description=__doc__.splitlines()[0],
+    parser = _Parser(prog="labelavg", description=DESCRIPTION,
                      formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action="version", version=f"labelavg {version()}")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     for name in SUBCOMMANDS:
         importlib.import_module(f"labelavg.cli.{name}").add_parser(sub)
@@ -36,12 +62,28 @@ def main(argv=None):
     """Entry point of the ``labelavg`` console script.
 
     Exit status: 0 success, 2 bad arguments or input, 1 a computation that
-    failed (e.g. a solver that did not converge). Warnings print as one line.
+    failed or did not converge (or standard output closed early). Warnings
+    print as one line; the solvers' non-convergence warnings are left to the
+    subcommands, which report them as a failure.
     """
     args = build_parser().parse_args(argv)
-    warnings.showwarning = partial(_one_line_warning, args.command)
+    with warnings.catch_warnings():
+        warnings.showwarning = partial(_one_line_warning, args.command)
+        warnings.filterwarnings("ignore", message=r".*did not converge",
+                                category=RuntimeWarning)
+        return _run(args)
+
+
+def _run(args):
     try:
-        return args.run(args) or 0
+        status = args.run(args) or 0
+        sys.stdout.flush()
+        return status
+    except BrokenPipeError:
+        # The reader went away (``labelavg check | head``): point stdout at
+        # devnull so the flush at interpreter exit does not raise again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
     except (ValueError, TypeError, FileNotFoundError) as exc:
         print(f"labelavg {args.command}: error: {exc}", file=sys.stderr)
         return 2

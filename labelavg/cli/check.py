@@ -13,6 +13,8 @@ import dataclasses
 import json
 import math
 
+from labelavg.cli import _args
+
 EXAMPLES = """examples:
   labelavg check --n-classes 4 --n-per-class 500 --c 0.4 --d 0.1 --lam 1e-5 --eta 0.5
   labelavg check --noise asymmetric --eta 0.3 --lam 0.1 --json
@@ -29,46 +31,48 @@ NOISES = ("symmetric", "asymmetric", "pair", "superclass")
 def add_parser(sub):
     p = sub.add_parser("check", help="evaluate Results 3 and 4 at one parameter set",
                        description="Result 3 (when multi-round self-distillation reaches "
-                                   "100%% label-correction accuracy: margin Δ, θ, φ, least "
+                                   "100% label-correction accuracy: margin Δ, θ, φ, least "
                                    "rounds linearised t* vs exact softmax and their gap) and "
                                    "Result 4 (the PLL student's plurality condition and "
-                                   "whether the exact PLL student is 100%% right) on the "
+                                   "whether the exact PLL student is 100% right) on the "
                                    "block Gram model.",
                        epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--n-classes", type=int, default=4, help="K (default 4)")
-    p.add_argument("--n-per-class", type=float, default=100,
-                   help="n, may be fractional (default 100)")
-    p.add_argument("--c", type=float, default=0.4, help="within-class correlation (0.4)")
-    p.add_argument("--d", type=float, default=0.1,
-                   help="across-class (within-superclass) correlation (0.1)")
-    p.add_argument("--lam", type=float, default=1e-3, help="ridge λ (1e-3)")
+    _args.add(p, "n_classes", 4)
+    _args.add(p, "n_per_class", 100, help="n, may be fractional (default 100)")
+    _args.add(p, "c", 0.4)
+    _args.add(p, "d", 0.1)
+    _args.add(p, "lam", 1e-3)
     p.add_argument("--noise", choices=NOISES, default="symmetric",
                    help="noise model (default symmetric); superclass needs "
                         "--superclass-size")
-    p.add_argument("--eta", type=float, default=0.5, help="corruption rate η (0.5)")
-    p.add_argument("--superclass-size", type=int, default=None,
-                   help="m: superclasses are runs of m consecutive classes")
-    p.add_argument("--e", type=float, default=None,
-                   help="across-superclass correlation: makes the Gram hierarchical "
-                        "(needs --superclass-size)")
-    p.add_argument("--max-rounds", type=int, default=50,
+    _args.add(p, "eta", 0.5)
+    _args.add(p, "superclass_size")
+    _args.add(p, "e")
+    p.add_argument("--max-rounds", type=_args.positive_int, default=50,
                    help="largest t searched for the exact least round (50)")
-    p.add_argument("--pll-topk", type=int, default=2, help="k of the PLL targets (2)")
+    _args.add(p, "pll_topk", 2)
     p.add_argument("--json", action="store_true",
                    help="print the Verdict fields as JSON instead of a table")
     p.set_defaults(run=run)
 
 
+def check_args(args):
+    """Flag relations, before any work."""
+    _args.check_block(args.c, args.d, args.e, args.superclass_size)
+    _args.check_noise(args.noise, args.superclass_size, args.e)
+    _args.check_pll_topk(args.pll_topk, [args.n_classes])
+
+
 def run(args):
+    check_args(args)
     from labelavg.block import BlockModel
     from labelavg.noise import transition_matrix
     from labelavg.theorems import full_accuracy, pll_condition
 
-    n = int(args.n_per_class) if float(args.n_per_class).is_integer() else args.n_per_class
     transition = transition_matrix(args.noise, args.n_classes, args.eta,
                                    args.superclass_size)
     hierarchical = args.e is not None
-    model = BlockModel(args.n_classes, n, args.c, args.d,
+    model = BlockModel(args.n_classes, args.n_per_class, args.c, args.d,
                        superclass_size=args.superclass_size if hierarchical else None,
                        e=args.e)
     if hierarchical:

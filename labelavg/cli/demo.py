@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import time
 
+from labelavg.cli import _args
+
 EXAMPLES = """examples:
   labelavg demo
   labelavg demo --rounds 8 --eta 0.6 --out demo_out
@@ -19,20 +21,36 @@ def add_parser(sub):
                                    "accuracy per round (exact and linearised) and every "
                                    "fit's residual, and writes a figure.",
                        epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--n-classes", type=int, default=4, help="K (default 4)")
-    p.add_argument("--n-per-class", type=int, default=100, help="n (default 100)")
-    p.add_argument("--c", type=float, default=0.4, help="within-class correlation (0.4)")
-    p.add_argument("--d", type=float, default=0.1, help="across-class correlation (0.1)")
-    p.add_argument("--eta", type=float, default=0.5, help="symmetric noise rate η (0.5)")
-    p.add_argument("--lam", type=float, default=2e-4, help="ridge λ (2e-4)")
-    p.add_argument("--rounds", type=int, default=6, help="fits t = 1..rounds (6)")
+    _args.add(p, "n_classes", 4)
+    _args.add(p, "n_per_class", 100)
+    _args.add(p, "c", 0.4)
+    _args.add(p, "d", 0.1)
+    _args.add(p, "eta", 0.5, help="symmetric noise rate η (default 0.5)")
+    _args.add(p, "lam", 2e-4)
+    _args.add(p, "rounds", 6)
     p.add_argument("--out", default="labelavg_demo",
                    help="folder for the figure (default ./labelavg_demo)")
     p.add_argument("--no-figure", action="store_true", help="print the table only")
     p.set_defaults(run=run)
 
 
+#: Bytes per Gram entry held at once by ``distill`` (Φ, its eigenvectors, Newton work).
+BYTES_PER_ENTRY = 4 * 8
+
+
+def check_args(args):
+    """Flag relations, memory and the output folder, before any work."""
+    _args.check_block(args.c, args.d)
+    _args.check_integer_n(args.n_per_class, "demo builds the N×N Gram and")
+    n_samples = args.n_classes * args.n_per_class
+    _args.check_memory(BYTES_PER_ENTRY * n_samples ** 2,
+                       f"demo at N = {n_samples} (N×N Gram)")
+    if not args.no_figure:
+        _args.check_out_dir(args.out)
+
+
 def run(args):
+    check_args(args)
     from labelavg import distill, noise
     from labelavg.gram import block_gram, block_labels
 
@@ -45,15 +63,17 @@ def run(args):
     paths = {m: distill(gram, given, args.lam, args.rounds, method=m, true_labels=true)
              for m in ("exact", "linear")}
     seconds = time.perf_counter() - start
+    fits = paths["exact"].fits
     print(format_table(paths))
-    print(f"{len(paths['exact'].fits)} exact fits in {seconds:.2f} s; max residual "
-          f"{max(f.residual for f in paths['exact'].fits):.1e}, all converged: "
-          f"{all(f.converged for f in paths['exact'].fits)}")
+    print(f"{len(fits)} exact fits in {seconds:.2f} s; max residual "
+          f"{max(f.residual for f in fits):.1e}, all converged: "
+          f"{all(f.converged for f in fits)}")
     if not args.no_figure:
         from labelavg import plot
 
         path = plot.save(plot.demo_accuracy(paths), f"{args.out}/demo_accuracy")
         print(f"figure: {path}")
+    _args.check_converged(fits, "exact fit")
     return 0
 
 

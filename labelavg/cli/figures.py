@@ -6,6 +6,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from labelavg.cli import _args
+
 EXAMPLES = """examples:
   labelavg figures
   labelavg figures --quick --out /tmp/figs
@@ -49,10 +51,11 @@ def _figures_package():
 def run(args):
     figures = _figures_package()
     out = args.out or figures.OUT_DIR
-    print(f"building {len(args.only or figures.SCRIPTS)} figures into {out}"
-          f"{' (quick)' if args.quick else ''}")
+    _args.check_out_dir(out)
+    names = figures.select(args.only)
+    print(f"building {len(names)} figures into {out}{' (quick)' if args.quick else ''}")
     done = figures.build_all(out, quick=args.quick,
                              report=lambda name, png, s: print(f"{s:6.1f} s  {png}"),
-                             only=args.only)
+                             only=names)
     print(f"total {sum(s for _, s in done):.1f} s")
     return 0

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import time
 
+from labelavg.cli import _args
+
 VALUES_HELP = """values of a parameter (every option below takes one of these forms):
   0.5              a scalar
   0.1,0.3,0.5      a list
@@ -53,12 +55,14 @@ def add_parser(sub):
                    help="softmax fits or the linearised closed form (default exact)")
     p.add_argument("--counts", default="expected", choices=("expected", "exact"),
                    help="group counts n·T or their integer rounding (default expected)")
-    p.add_argument("--pll-topk", type=int, default=2,
-                   help="k of the PLL student's top-k targets; 0 skips it (default 2)")
+    p.add_argument("--pll-topk", type=_args.nonnegative_int, default=2,
+                   help="k of the PLL student's top-k targets, k < K; 0 skips it "
+                        "(default 2)")
     p.add_argument("--quantity", default="label_correction",
                    choices=("label_correction", "fresh", "pll_label_correction",
                             "pll_fresh"), help="value drawn in the phase map")
-    p.add_argument("--jobs", type=int, default=1, help="worker processes (default 1)")
+    p.add_argument("--jobs", type=_args.positive_int, default=1,
+                   help="worker processes (default 1)")
     p.add_argument("--progress", action="store_true", help="progress bar on stderr")
     p.add_argument("--out", default="labelavg_phase", help="output folder")
     p.add_argument("--no-figure", action="store_true", help="write the CSV only")
@@ -66,12 +70,28 @@ def add_parser(sub):
 
 
 def parse_values(name, text, kind):
-    """A scalar or a list from ``text`` (see VALUES_HELP); ValueError naming ``name``."""
+    """A scalar or a list from ``text`` (see VALUES_HELP), each value checked as
+    flag ``name`` is everywhere (:mod:`labelavg.cli._args`); ValueError naming it."""
     try:
-        return _parse(text, kind)
+        values = _parse(text, kind)
     except (ValueError, OverflowError) as exc:
         raise ValueError(f"--{name.replace('_', '-')} {text!r}: {exc} (forms: X, X,Y,..., "
                          f"A:B, A:B:N, log:A:B:N; see --help)") from None
+    if isinstance(values, list):
+        return [_args.check_value(name, v) for v in values]
+    return _args.check_value(name, values)
+
+
+def check_args(args, values):
+    """Flag relations and the output folder, before any work."""
+    listed = lambda name: values[name] if isinstance(values[name], list) else [values[name]]
+    for c in listed("c"):
+        for d in listed("d"):
+            _args.check_block(c, d)
+    if args.pll_topk:
+        # phase_diagram skips the PLL student at K = 2.
+        _args.check_pll_topk(args.pll_topk, [k for k in listed("n_classes") if k > 2])
+    _args.check_out_dir(args.out)
 
 
 def _parse(text, kind):
@@ -92,10 +112,10 @@ def _parse(text, kind):
             return _typed(np.linspace(float(parts[0]), float(parts[1]), _count(parts[2])),
                           kind)
         raise ValueError("expected A:B, A:B:N or log:A:B:N")
+    # Scalars and lists stay floats here; parse_values types them per flag.
     if "," in text:
-        return [kind(float(v)) if kind is float else int(v)
-                for v in text.split(",") if v.strip()]
-    return kind(float(text)) if kind is float else int(text)
+        return [float(v) for v in text.split(",") if v.strip()]
+    return float(text)
 
 
 def _count(text):
@@ -118,6 +138,7 @@ def run(args):
 
     values = {name: parse_values(name, getattr(args, name), kind)
               for name, (_, kind, _) in PARAMETERS.items()}
+    check_args(args, values)
     start = time.perf_counter()
     diagram = phase_diagram(**values, noise=args.noise, method=args.method,
                             counts=args.counts, pll_topk=args.pll_topk or None,

@@ -5,6 +5,9 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from functools import partial
+
+from labelavg.cli import _args
 
 #: Default λ for the shipped WordNet/MiniLM set, chosen by ``bench/bench_probe.py --lam-check``.
 DEFAULT_LAM = 1e-4
@@ -48,20 +51,19 @@ def add_parser(sub):
     p.add_argument("--labels", metavar="FILE", help=".npy labels for a .npy feature file")
     p.add_argument("--noise", choices=("symmetric", "asymmetric", "superclass"),
                    default="superclass", help="label-noise model (default superclass)")
-    p.add_argument("--eta", type=float, nargs="+", default=[0.5, 0.8],
-                   help="corruption rates η (default 0.5 0.8)")
-    p.add_argument("--seeds", type=int, default=3, help="label draws per η (default 3)")
-    p.add_argument("--rounds", type=int, default=5, help="fits t = 1..rounds (default 5)")
-    p.add_argument("--lam", type=float, default=DEFAULT_LAM,
-                   help=f"ridge λ (default {DEFAULT_LAM:g}); scikit-learn C = 1/(N·λ)")
-    p.add_argument("--pll-topk", type=int, default=2, help="k of the PLL targets (default 2)")
-    p.add_argument("--cut", type=float, default=0.95,
+    _args.add(p, "eta", [0.5, 0.8], nargs="+", help="corruption rates η (default 0.5 0.8)")
+    _args.add(p, "seeds", 3, help="label draws per η (default 3)")
+    _args.add(p, "rounds", 5)
+    _args.add(p, "lam", DEFAULT_LAM,
+              help=f"ridge λ (default {DEFAULT_LAM:g}); scikit-learn C = 1/(N·λ)")
+    _args.add(p, "pll_topk", 2)
+    p.add_argument("--cut", type=_args.positive, default=0.95,
                    help="superclass dendrogram cut, × largest merge distance (default 0.95)")
     p.add_argument("--method", choices=("exact", "linear"), default="exact",
                    help="exact softmax fits or the linearised closed form (default exact)")
     p.add_argument("--float64", action="store_true",
                    help="compute in float64 (default: the features' precision)")
-    p.add_argument("--test-fraction", type=float, default=0.3,
+    p.add_argument("--test-fraction", type=_args.open_fraction, default=0.3,
                    help="held-out share when the file has no test split (default 0.3)")
     p.add_argument("--out", default="labelavg_probe",
                    help="folder for the figures (default ./labelavg_probe)")
@@ -78,9 +80,10 @@ def run(args):
         noise_sweep,
     )
 
-    _check_args(args)
+    check_args(args)
     data = _load(args)
     n, k = data.x_train.shape[0], data.n_classes
+    _args.check_pll_topk(args.pll_topk, [k])
     corr = class_correlation(data.x_train, data.y_train)
     transitions, note = _transitions(args, noise, k, confusable_classes, data, corr)
     print(f"{_source_name(args)}: N={n} train / {data.x_test.shape[0]} test, "
@@ -88,27 +91,25 @@ def run(args):
           f"(C={1 / (n * args.lam):.4g}), {args.noise} noise{note}")
     est = SelfDistillation(args.lam, args.rounds, pll_topk=args.pll_topk, method=args.method)
     start = time.perf_counter()
-    sweep = noise_sweep(data, transitions, est, seeds=range(args.seeds), progress=_progress)
+    records = []
+    sweep = noise_sweep(data, transitions, est, seeds=range(args.seeds),
+                        progress=partial(_progress, records))
     print(format_table(sweep))
     print(f"{sweep.test_accuracy.shape[0] * args.seeds * (args.rounds + 1)} fits in "
           f"{time.perf_counter() - start:.1f} s")
     if not args.no_figure:
         for path in _figures(args, sweep, corr, data.class_names):
             print(f"figure: {path}")
+    _args.check_converged(records, "fit")
     return 0
 
 
-def _check_args(args):
-    if args.seeds < 1:
-        raise ValueError(f"--seeds must be >= 1, got {args.seeds}")
-    if args.rounds < 1:
-        raise ValueError(f"--rounds must be >= 1, got {args.rounds}")
-    if not args.lam > 0:
-        raise ValueError(f"--lam must be > 0, got {args.lam}")
-    if not 0 < args.test_fraction < 1:
-        raise ValueError(f"--test-fraction must be in (0, 1), got {args.test_fraction}")
+def check_args(args):
+    """Flag relations and the output folder, before any work."""
     if args.labels is not None and args.features is None:
         raise ValueError("--labels needs --features (a .npy feature file)")
+    if not args.no_figure:
+        _args.check_out_dir(args.out)
 
 
 def _source_name(args):
@@ -164,7 +165,9 @@ def _transitions(args, noise, k, confusable_classes, data, corr):
     return {eta: noise.superclass(clusters, eta) for eta in args.eta}, note
 
 
-def _progress(eta, seed, record):
+def _progress(records, eta, seed, record):
+    """Collect ``record`` (for the convergence check) and print one line on stderr."""
+    records.append(record)
     print(f"  η={eta:g} seed={seed} {record.name:<12} test {100 * record.test_accuracy:5.1f}%"
           f"  Newton {record.n_iter:3d}  residual {record.residual:.1e}  "
           f"{record.seconds:6.2f} s", file=sys.stderr, flush=True)
@@ -193,7 +196,8 @@ def _figures(args, sweep, corr, class_names):
 
     gains, errors = sweep.gains("test")
     fig = plot.distillation_gain(gains, group_labels=[f"η={e:g}" for e in sweep.etas],
-                                 model_labels=list(sweep.models[1:]), errors=errors,
+                                 model_labels=list(sweep.models[1:]),
+                                 errors=errors if args.seeds > 1 else None,
                                  title=f"test-accuracy gain over the teacher ({args.noise})")
     yield plot.save(fig, f"{args.out}/probe_gain")
     names = [c.removeprefix("noun.") for c in class_names]

@@ -10,6 +10,8 @@ import argparse
 import sys
 import time
 
+from labelavg.cli import _args
+
 EXAMPLES = """examples:
   labelavg simulate --n-classes 4 --n-per-class 100 --dim 2000 --c 0.4 --d 0.1 \\
       --eta 0.5 --lam 2e-4 --rounds 6 --seeds 3
@@ -30,42 +32,65 @@ def add_parser(sub):
                                    "close to a block Gram, seed by seed, side by side "
                                    "with the block model's prediction.",
                        epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--n-classes", type=int, default=4, help="K (default 4)")
-    p.add_argument("--n-per-class", type=int, default=100, help="n (default 100)")
-    p.add_argument("--dim", type=int, default=2000, help="feature dimension D (2000)")
-    p.add_argument("--c", type=float, default=0.4, help="within-class cosine (0.4)")
-    p.add_argument("--d", type=float, default=0.1, help="across-class cosine (0.1)")
-    p.add_argument("--eta", type=float, default=0.5, help="corruption rate η (0.5)")
-    p.add_argument("--lam", type=float, default=2e-4, help="ridge λ (2e-4)")
-    p.add_argument("--rounds", type=int, default=6, help="fits t = 1..rounds (6)")
+    _args.add(p, "n_classes", 4)
+    _args.add(p, "n_per_class", 100)
+    p.add_argument("--dim", type=_args.positive_int, default=2000,
+                   help="feature dimension D (default 2000)")
+    _args.add(p, "c", 0.4, help="within-class cosine c (default 0.4)")
+    _args.add(p, "d", 0.1, help="across-class cosine d, 0 <= d < c (default 0.1)")
+    _args.add(p, "eta", 0.5)
+    _args.add(p, "lam", 2e-4)
+    _args.add(p, "rounds", 6)
     p.add_argument("--noise", default="symmetric",
                    choices=("symmetric", "asymmetric", "pair", "superclass"),
-                   help="noise model (default symmetric)")
+                   help="noise model (default symmetric); superclass needs "
+                        "--superclass-size")
     p.add_argument("--labels", default="sampled", choices=("sampled", "exact"),
                    help="draw each label from T, or exact rounded counts n·T (sampled)")
-    p.add_argument("--seeds", type=int, default=3, help="number of seeds 0..S-1 (3)")
-    p.add_argument("--superclass-size", type=int, default=None,
-                   help="m: superclasses of m consecutive classes (needs --e)")
-    p.add_argument("--e", type=float, default=None, help="across-superclass cosine")
+    _args.add(p, "seeds", 3, help="number of seeds 0..S-1 (default 3)")
+    _args.add(p, "superclass_size")
+    _args.add(p, "e", help="across-superclass cosine e <= d: hierarchical features "
+                           "(needs --superclass-size; default e = d, no hierarchy)")
     p.set_defaults(run=run)
 
 
+#: Bytes held per feature entry (train and test features, generation temporaries).
+BYTES_PER_FEATURE = 3 * 8
+#: Bytes per Gram entry of the dual form (Φ = F Fᵀ and the Newton work).
+BYTES_PER_ENTRY = 4 * 8
+
+
+def check_args(args):
+    """Flag relations and memory, before any work."""
+    _args.check_block(args.c, args.d, args.e, args.superclass_size)
+    _args.check_noise(args.noise, args.superclass_size, args.e)
+    _args.check_integer_n(args.n_per_class, "simulate draws instances and")
+    n_samples = args.n_classes * args.n_per_class
+    dual = n_samples ** 2 if n_samples <= args.dim else 0
+    _args.check_memory(BYTES_PER_FEATURE * n_samples * args.dim + BYTES_PER_ENTRY * dual,
+                       f"simulate at N = {n_samples}, D = {args.dim}")
+
+
 def run(args):
+    check_args(args)
     from labelavg.simulate import simulate
 
-    if args.seeds < 1:
-        raise ValueError(f"--seeds must be >= 1, got {args.seeds}")
+    # Superclasses without --e: e = d, the plain block structure.
+    e = args.d if args.superclass_size is not None and args.e is None else args.e
     start = time.perf_counter()
     result = simulate(n_classes=args.n_classes, n_per_class=args.n_per_class,
                       dim=args.dim, c=args.c, d=args.d, eta=args.eta, lam=args.lam,
                       rounds=args.rounds, noise=args.noise, labels=args.labels,
                       seeds=tuple(range(args.seeds)),
-                      superclass_size=args.superclass_size, e=args.e,
+                      superclass_size=args.superclass_size, e=e,
                       progress=_progress(args.seeds))
     print(_header(args, result))
     print(format_table(result))
     print(f"{len(result.seeds)} seeds in {time.perf_counter() - start:.1f} s; "
           f"max residual {result.residual.max():.1e}, all converged: {result.converged}")
+    if not result.converged:
+        raise RuntimeError(f"some fits did not converge (max residual "
+                           f"{result.residual.max():.1e}): the results above are not exact")
     return 0
 
 

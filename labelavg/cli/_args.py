@@ -1,0 +1,224 @@
+"""Flags shared by the subcommands: one parser and one check per flag.
+
+Symbols: K classes (``--n-classes``), n per class (``--n-per-class``), N = Kn,
+D feature dimension, c / d / e block correlations, m superclass size, λ
+``--lam``, η ``--eta``, t the number of fits.
+
+Every flag that several subcommands take is added by :func:`add`, whose
+``type=`` callable is the flag's only value check, so ``--n-per-class 1e12`` or
+``--eta 2`` get the same answer from every subcommand (argparse prints
+``labelavg CMD: error: argument --FLAG: ...`` and exits 2). Relations between
+flags (d < c, ``--e`` needs ``--superclass-size``, top-k < K, ...), output
+folders and memory needs are checked by the ``check_*`` functions before any
+work starts; they raise ``ValueError``, which ``labelavg`` reports as one line
+with exit status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+from pathlib import Path
+
+
+class FlagError(argparse.ArgumentTypeError, ValueError):
+    """A bad flag value: argparse reports it as ``argument --FLAG: message``."""
+
+
+def _number(text):
+    try:
+        value = float(text)
+    except (TypeError, ValueError):
+        raise FlagError(f"expected a number, got {text!r}") from None
+    if not math.isfinite(value):
+        raise FlagError(f"expected a finite number, got {text}")
+    return value
+
+
+def _integer(text, lower):
+    value = _number(text)
+    if not value.is_integer():
+        raise FlagError(f"expected an integer, got {text}")
+    if value < lower:
+        raise FlagError(f"must be >= {lower}, got {text}")
+    return int(value)
+
+
+def classes(text):
+    """K: an integer >= 2 (``1e1`` is accepted as 10)."""
+    return _integer(text, 2)
+
+
+def positive_int(text):
+    """An integer >= 1 (rounds, seeds, D, top-k, jobs)."""
+    return _integer(text, 1)
+
+
+def per_class(text):
+    """n: a number >= 1; an int when integral, else a float (reduced solver only).
+
+    Examples
+    --------
+    >>> per_class("1e12"), per_class("2.5")
+    (1000000000000, 2.5)
+    """
+    value = _number(text)
+    if value < 1:
+        raise FlagError(f"must be >= 1, got {text}")
+    return int(value) if value.is_integer() else value
+
+
+def positive(text):
+    """A finite number > 0 (λ, the dendrogram cut)."""
+    value = _number(text)
+    if value <= 0:
+        raise FlagError(f"must be > 0, got {text}")
+    return value
+
+
+def rate(text):
+    """η: a number in [0, 1]."""
+    value = _number(text)
+    if not 0 <= value <= 1:
+        raise FlagError(f"must be in [0, 1], got {text}")
+    return value
+
+
+def correlation(text):
+    """c, d or e: a number in [0, 1); their order is checked by :func:`check_block`."""
+    value = _number(text)
+    if not 0 <= value < 1:
+        raise FlagError(f"must be in [0, 1), got {text}")
+    return value
+
+
+def open_fraction(text):
+    """A number in (0, 1) (the held-out share)."""
+    value = _number(text)
+    if not 0 < value < 1:
+        raise FlagError(f"must be in (0, 1), got {text}")
+    return value
+
+
+#: dest → (option, type, help); ``{default}`` in the help is filled by :func:`add`.
+FLAGS = {
+    "n_classes": ("--n-classes", classes, "K (default {default})"),
+    "n_per_class": ("--n-per-class", per_class, "n (default {default})"),
+    "c": ("--c", correlation, "within-class correlation c (default {default})"),
+    "d": ("--d", correlation, "across-class correlation d, 0 <= d < c (default {default})"),
+    "e": ("--e", correlation, "across-superclass correlation e <= d: makes the Gram "
+                              "hierarchical (needs --superclass-size)"),
+    "superclass_size": ("--superclass-size", positive_int,
+                        "m: superclasses are runs of m consecutive classes (used by "
+                        "--noise superclass and by --e)"),
+    "eta": ("--eta", rate, "corruption rate η (default {default})"),
+    "lam": ("--lam", positive, "ridge λ (default {default})"),
+    "rounds": ("--rounds", positive_int, "fits t = 1..rounds (default {default})"),
+    "seeds": ("--seeds", positive_int, "number of seeds (default {default})"),
+    "pll_topk": ("--pll-topk", positive_int, "k of the PLL targets, 1 <= k < K "
+                                             "(default {default})"),
+}
+
+
+def add(parser, name, default=None, **kwargs):
+    """Register flag ``name`` of :data:`FLAGS` on ``parser``; kwargs override."""
+    option, kind, text = FLAGS[name]
+    kwargs.setdefault("help", text.format(default=default))
+    parser.add_argument(option, dest=name, type=kind, default=default, **kwargs)
+
+
+def check_value(name, value):
+    """Run flag ``name``'s check on a value parsed elsewhere (``labelavg phase``)."""
+    option, kind, _ = FLAGS[name]
+    try:
+        return kind(value)
+    except FlagError as exc:
+        raise ValueError(f"argument {option}: {exc}") from None
+
+
+def check_block(c, d, e=None, superclass_size=None):
+    """0 <= e <= d < c < 1, and ``--e`` only with ``--superclass-size``."""
+    if not d < c:
+        raise ValueError(f"d must satisfy 0 <= d < c={c:g}, got d={d:g}")
+    if e is not None and superclass_size is None:
+        raise ValueError("--e needs --superclass-size (the superclasses it separates)")
+    if e is not None and not e <= d:
+        raise ValueError(f"e must satisfy 0 <= e <= d={d:g}, got e={e:g}")
+
+
+def check_noise(noise, superclass_size, e=None):
+    """``--superclass-size`` with ``--noise superclass`` (or ``--e``), and only then."""
+    if noise == "superclass" and superclass_size is None:
+        raise ValueError("--noise superclass needs --superclass-size")
+    if superclass_size is not None and noise != "superclass" and e is None:
+        raise ValueError(f"--superclass-size is used by --noise superclass or with --e "
+                         f"(hierarchical Gram), not by {noise} noise alone")
+
+
+def check_pll_topk(k, n_classes):
+    """1 <= k <= K − 1 for every K in ``n_classes``."""
+    for K in n_classes:
+        if k > K - 1:
+            raise ValueError(f"argument --pll-topk: must be in 1..K-1 = 1..{K - 1} "
+                             f"for K = {K}, got {k}")
+
+
+def check_integer_n(n, why):
+    """An integer ``--n-per-class`` for commands that materialise instances."""
+    if not float(n).is_integer():
+        raise ValueError(f"argument --n-per-class: {why} needs an integer, got {n:g}")
+
+
+def check_out_dir(path, option="--out"):
+    """An output folder that exists or can be created: no file in the way, writable."""
+    out = Path(path)
+    for folder in (out, *out.parents):
+        if folder.exists() or folder.is_symlink():
+            if not folder.is_dir():
+                what = "is" if folder == out else f"has {str(folder)!r} which is"
+                raise ValueError(f"argument {option}: {str(out)!r} {what} a file, "
+                                 "not a folder")
+            if not os.access(folder, os.W_OK | os.X_OK):
+                raise ValueError(f"argument {option}: {str(folder)!r} is not writable")
+            return
+
+
+def physical_memory():
+    """Bytes of RAM of this machine (POSIX), or None where unknown."""
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, ValueError, OSError):
+        return None
+
+
+def check_memory(nbytes, what):
+    """Refuse a run whose arrays alone need more than this machine's memory."""
+    total = physical_memory()
+    if total is not None and nbytes > total:
+        raise ValueError(f"{what} needs about {_size(nbytes)} of memory, more than this "
+                         f"machine's {_size(total)}; lower --n-per-class")
+
+
+def _size(nbytes):
+    units = ("B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB", "ZiB", "YiB")
+    power = min(int(math.log(max(nbytes, 1), 1024)), len(units) - 1)
+    return f"{nbytes / 1024 ** power:.1f} {units[power]}"
+
+
+def check_converged(fits, what):
+    """RuntimeError (exit 1) naming the fits (1-based) that stopped above their tolerance.
+
+    ``fits`` are objects with ``converged`` and ``residual`` (FitResult, RoundRecord).
+    """
+    bad = [i for i, fit in enumerate(fits, 1) if not fit.converged]
+    if bad:
+        worst = max(fits[i - 1].residual for i in bad)
+        raise RuntimeError(f"{len(bad)} of {len(fits)} {what}s did not converge (numbers "
+                           f"{bad}, residual up to {worst:.1e}): the results above are "
+                           "not exact")
+
+
+def nonnegative_int(text):
+    """An integer >= 0 (0 = off, e.g. ``phase --pll-topk 0``)."""
+    return _integer(text, 0)
