@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 
 import numpy as np
-from hypothesis import settings
+from hypothesis import Phase, settings
 from hypothesis import strategies as st
 
 from labelavg import noise
@@ -19,6 +19,9 @@ from labelavg.gram import block_gram, block_labels
 
 settings.register_profile("default", max_examples=25, deadline=None, derandomize=True)
 settings.register_profile("ci", max_examples=100, deadline=None)
+#: bench/mutate.py: the default examples, but a failure ends the test at once (no shrinking).
+settings.register_profile("mutation", parent=settings.get_profile("default"),
+                          phases=[Phase.explicit, Phase.generate])
 #: The ``ci`` profile when the CI environment variable is set (as CI services and
 #: ``.ci/run`` do); ``--hypothesis-profile=NAME`` on the command line overrides it.
 settings.load_profile("ci" if os.environ.get("CI", "").lower() not in ("", "0", "false")
