@@ -72,6 +72,12 @@ class Mutant:
         return self.file.removesuffix(".py")
 
 
+# Left out as equivalent (no input tells them apart, so no test can kill them):
+# noise.exact_counts without the 1e-9 shift in floor(n_c T + 1e-9) (largest
+# remainder gives the lost unit back: its remainder rounds to 1.0, the largest);
+# phase's "fresh" read at the teacher (fresh accuracy is constant over rounds for
+# symmetric/asymmetric/pair noise: searched K 3-4, η 0.3-0.8, λ 1e-4-1e-1).
+
 M = Mutant
 MUTANTS = [
     # -- fixed_point --------------------------------------------------------
@@ -160,8 +166,6 @@ MUTANTS = [
       "transition[rows, (rows - 1) % k] += eta / k", "asymmetric flips to c − 1"),
     M("noise.py", "order = np.lexsort((cyclic, -remainder))", "order = np.lexsort((cyclic, remainder))",
       "smallest remainders rounded up"),
-    M("noise.py", "base = np.floor(scaled + _TIE_ATOL)", "base = np.floor(scaled)",
-      "floor without the round-off shift"),
     M("noise.py", "np.fill_diagonal(transition, np.where(others > 0, 1.0 - eta, 1.0))",
       "np.fill_diagonal(transition, 1.0 - eta)", "singleton superclass loses mass"),
     M("noise.py", "order = np.concatenate(([c], np.delete(np.arange(k), c)))", "order = np.arange(k)",
@@ -179,8 +183,10 @@ MUTANTS = [
       "t_star=0.0 if verdict.min_rounds is None else float(verdict.min_rounds))", "infeasible t* = 0"),
     M("phase.py", "return dict(counts=noise.count_matrix(int(n), transition))",
       "return dict(transition=transition)", 'counts="exact" ignored'),
-    M("phase.py", '"fresh": gather(lambda x, r: x["fresh"][r]),',
-      '"fresh": gather(lambda x, r: x["fresh"][0]),', "fresh read at the teacher"),
+    M("phase.py", '"label_correction_clean": gather(lambda x, r: x["accuracy"][r, 1]),',
+      '"label_correction_clean": gather(lambda x, r: x["accuracy"][r, 0]),', "clean = all"),
+    M("phase.py", '"pll_fresh": gather(lambda x, r: x["pll"][1]),',
+      '"pll_fresh": gather(lambda x, r: x["pll"][0]),', "PLL fresh = PLL label correction"),
     # -- probe ------------------------------------------------------------------
     M("probe.py", "given = sample_labels(features.y_train, transition, np.random.default_rng(seed))",
       "given = sample_labels(features.y_train, transition, np.random.default_rng(0))",

@@ -197,6 +197,16 @@ def test_t_star_at_the_exact_boundary_is_the_next_round():
     assert verdict.min_rounds == 3
 
 
+def test_plurality_margin_is_the_smallest_over_classes():
+    """Per-class margins 0.4, 0.1 and −0.1 (class 2 prefers label 0): Δ_plurality = −0.1."""
+    transition = np.array([[0.6, 0.2, 0.2], [0.3, 0.4, 0.3], [0.45, 0.2, 0.35]])
+    verdict = pll_condition(transition)
+    assert verdict.margin == pytest.approx(-0.1, abs=1e-15) and not verdict.holds
+    fixed = transition.copy()
+    fixed[2] = [0.25, 0.2, 0.55]
+    assert pll_condition(fixed).margin == pytest.approx(0.1, abs=1e-15)
+
+
 def test_plurality_margin_exactly_zero_does_not_hold():
     """Pair noise at η = 0.5: T[c, c] = T[c, c + 1] = 1/2, margin exactly 0."""
     for k in (2, 3, 5):
@@ -219,7 +229,7 @@ def test_linear_solution_and_margins_with_a_non_uniform_histogram(lam):
     transition = NOT_DOUBLY_STOCHASTIC
     assert not np.allclose(transition.sum(axis=0), 1)
     model = BlockModel(k, n, c, d)
-    sol = model.solve(transition, lam=lam, rounds=6, method="linear", pll_topk=None)
+    sol = model.solve(transition=transition, lam=lam, rounds=6, method="linear", pll_topk=None)
     true = sol.groups[:, 0]
     for t in range(1, 7):
         expected = _closed_form_outputs(k, n, c, d, lam, n * transition, t)
@@ -236,7 +246,7 @@ def test_full_accuracy_scans_the_psi_margin_for_a_non_uniform_histogram():
                for t in range(1, 31)]
     expected = next((t for t, m in enumerate(margins, 1) if m > 1e-12), None)
     assert expected is not None and expected > 1   # the case is not trivial
-    verdict = full_accuracy(BlockModel(k, n, c, d), transition, lam=lam, max_rounds=30,
+    verdict = full_accuracy(BlockModel(k, n, c, d), transition=transition, lam=lam, max_rounds=30,
                             exact=False)
     assert verdict.min_rounds == expected
 
@@ -249,11 +259,11 @@ def test_reduced_solver_reports_non_convergence():
     model = BlockModel(4, 100, 0.4, 0.1)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
-        sol = model.solve(noise.symmetric(4, 0.5), lam=1e-6, rounds=2, max_iter=1,
+        sol = model.solve(transition=noise.symmetric(4, 0.5), lam=1e-6, rounds=2, max_iter=1,
                           pll_topk=None)
     assert not sol.converged.any()
     assert np.all(sol.residual > 1e-10) and np.all(sol.n_iter <= 1)
-    full = model.solve(noise.symmetric(4, 0.5), lam=1e-6, rounds=2, pll_topk=None)
+    full = model.solve(transition=noise.symmetric(4, 0.5), lam=1e-6, rounds=2, pll_topk=None)
     assert full.converged.all() and np.all(full.n_iter > 1)
 
 
@@ -265,8 +275,8 @@ def test_huge_n_matches_the_large_n_limit():
     dropped term's effect: logits move by (1 − c)/(Nλ) · |q − p| ≤ 6e-5.
     """
     transition = noise.symmetric(10, 0.8)
-    huge = BlockModel(10, 1e9, 0.4, 0.1).solve(transition, lam=1e-6, rounds=2)
-    limit = BlockModel(10, 10, 0.4, 0.1).solve(transition, lam=1e-6, rounds=2,
+    huge = BlockModel(10, 1e9, 0.4, 0.1).solve(transition=transition, lam=1e-6, rounds=2)
+    limit = BlockModel(10, 10, 0.4, 0.1).solve(transition=transition, lam=1e-6, rounds=2,
                                                self_term=False)
     assert huge.converged.all() and limit.converged.all()
     np.testing.assert_array_equal(huge.groups, limit.groups)
@@ -282,8 +292,9 @@ def test_huge_n_matches_the_large_n_limit():
 
 def test_no_self_term_depends_on_proportions_only():
     transition = noise.asymmetric(4, 0.3)
-    a = BlockModel(4, 7, 0.4, 0.1).solve(transition, lam=1e-3, rounds=3, self_term=False)
-    b = BlockModel(4, 7e6, 0.4, 0.1).solve(transition, lam=1e-3, rounds=3, self_term=False)
+    kwargs = dict(transition=transition, lam=1e-3, rounds=3, self_term=False)
+    a = BlockModel(4, 7, 0.4, 0.1).solve(**kwargs)
+    b = BlockModel(4, 7e6, 0.4, 0.1).solve(**kwargs)
     np.testing.assert_allclose(a.probs, b.probs, rtol=0, atol=1e-9)
 
 
@@ -297,7 +308,7 @@ def test_reduced_exact_solution_satisfies_the_fixed_point(problem, log_lam):
     """
     (k, n, c, d), transition = problem
     lam = 10.0 ** log_lam
-    sol = BlockModel(k, n, c, d).solve(transition, lam=lam, rounds=1, pll_topk=None)
+    sol = BlockModel(k, n, c, d).solve(transition=transition, lam=lam, rounds=1, pll_topk=None)
     assert sol.converged.all()
     true, label = sol.groups[:, 0], sol.groups[:, 1]
     counts = n * transition[true, label]
@@ -401,12 +412,12 @@ def test_gapped_rounds_axis_equals_the_matching_columns():
 
 def test_phase_values_match_direct_solves():
     """Every cell of an (η, t) grid equals the reduced solve at that η, read at round t."""
-    eta, rounds = [0.0, 0.2, 0.5], [1, 3, 4, 6]
+    eta, rounds = [0.0, 0.2, 0.5, 0.8], [1, 3, 4, 6]
     pd = phase_diagram(eta=eta, rounds=rounds, **BASE)
     model = BlockModel(4, 100, 0.4, 0.1)
     for i, e in enumerate(eta):
         transition = noise.symmetric(4, e)
-        sol = model.solve(transition, lam=2e-4, rounds=6)
+        sol = model.solve(transition=transition, lam=2e-4, rounds=6)
         right = sol.all_right()
         least = next((t for t in range(1, 7) if right[t - 1]), math.nan)
         t_star = _t_star_formula(model, transition, 2e-4)
@@ -414,13 +425,21 @@ def test_phase_values_match_direct_solves():
             acc = sol.accuracy[t - 1]
             assert pd.values["label_correction"][i, j] == acc.all
             _assert_same(pd.values["label_correction_noisy"][i, j], acc.noisy, "noisy")
+            _assert_same(pd.values["label_correction_clean"][i, j], acc.clean, "clean")
             assert pd.values["fresh"][i, j] == sol.fresh_accuracy[t - 1]
             assert pd.values["all_right"][i, j] == right[t - 1]
             assert pd.values["teacher_label_correction"][i, j] == sol.accuracy[0].all
+            assert pd.values["teacher_fresh"][i, j] == sol.fresh_accuracy[0]
             assert pd.values["pll_label_correction"][i, j] == sol.pll_accuracy.all
+            assert pd.values["pll_fresh"][i, j] == sol.pll_fresh_accuracy
+            assert pd.values["pll_all_right"][i, j] == sol.all_right(pll=True)
             _assert_same(pd.boundary["least_round"][i, j], least, "least_round")
             _assert_same(pd.boundary["t_star"][i, j], t_star, "t_star")
     # η = 0: the teacher is already right; η = 0.5 needs more than one fit
+    assert pd.values["label_correction"][2, 0] < pd.values["label_correction_clean"][2, 0]
+    # η = 0.8 > (K − 1)/K: infeasible; the PLL student's two accuracies differ there
+    assert math.isnan(pd.boundary["t_star"][3, 0])
+    assert pd.values["pll_fresh"][3, 0] != pd.values["pll_label_correction"][3, 0]
     assert pd.boundary["least_round"][0, 0] == 1 and pd.boundary["least_round"][2, 0] > 1
 
 
@@ -470,9 +489,9 @@ def test_cli_phase_csv_least_round_values(tmp_path):
 # probe: noise_sweep values
 # ---------------------------------------------------------------------------
 
-def _blobs(k, n, dim, seed):
+def _blobs(k, n, dim, seed, scale=2.0):
     rng = np.random.default_rng(seed)
-    centres = 2.0 * rng.standard_normal((k, dim))
+    centres = scale * rng.standard_normal((k, dim))
     y = np.repeat(np.arange(k), n)
     return centres[y] + rng.standard_normal((k * n, dim)), y
 
@@ -482,9 +501,10 @@ def test_noise_sweep_values_recomputed_independently():
     from labelavg.probe import SelfDistillation, noise_sweep
 
     k, lam = 3, 1e-2
-    x, y = _blobs(k, 20, 4, seed=5)
-    xt, yt = _blobs(k, 10, 4, seed=5)
-    xt = xt + 0.5 * np.random.default_rng(9).standard_normal(xt.shape)
+    # overlapping classes: the three models' accuracies differ (gains are not all 0)
+    x, y = _blobs(k, 20, 4, seed=5, scale=1.0)
+    xt, yt = _blobs(k, 30, 4, seed=5, scale=1.0)
+    xt = xt + np.random.default_rng(9).standard_normal(xt.shape)
     data = FeatureSet(x, y, xt, yt, ("a", "b", "c"))
     transitions = {0.0: noise.symmetric(k, 0.0), 0.4: noise.symmetric(k, 0.4)}
     sweep = noise_sweep(data, transitions, SelfDistillation(lam, 2), seeds=(3, 11))
@@ -507,6 +527,7 @@ def test_noise_sweep_values_recomputed_independently():
     assert sweep.noise_rate[1, 0] != sweep.noise_rate[1, 1] or not np.array_equal(
         sweep.test_accuracy[1, 0], sweep.test_accuracy[1, 1])
     mean, std = sweep.gains()
+    assert np.any(mean != 0) and np.any(std != 0)   # the checks below can fail
     diff = 100 * (sweep.test_accuracy[:, :, 1:] - sweep.test_accuracy[:, :, :1])
     np.testing.assert_allclose(mean, diff.mean(axis=1), rtol=0, atol=1e-12)
     np.testing.assert_allclose(std, diff.std(axis=1), rtol=0, atol=1e-12)
@@ -526,9 +547,74 @@ def test_linear_solve_is_the_closed_form(problem, log_lam, t):
     """BlockModel.solve(method="linear") = THEORY.md's closed form, any T (ψ term included)."""
     (k, n, c, d), transition = problem
     lam = 10.0 ** log_lam
-    sol = BlockModel(k, n, c, d).solve(transition, lam=lam, rounds=t, method="linear",
+    sol = BlockModel(k, n, c, d).solve(transition=transition, lam=lam, rounds=t, method="linear",
                                        pll_topk=None)
     expected = _closed_form_outputs(k, n, c, d, lam, n * transition, t)
     scale = np.abs(expected - 1.0 / k).max() + 1e-300
     err = np.abs(sol.probs[-1] - expected).max()
     assert err <= 1e-9 * scale + 1e-13
+
+
+# ---------------------------------------------------------------------------
+# found by bench/mutate.py: behaviours no other test pinned
+# ---------------------------------------------------------------------------
+
+def test_default_tolerance_per_dtype_and_float32_fits_reach_it():
+    """Documented defaults: 1e-10 (float64), 1e-4 (float32, its round-off floor)."""
+    from labelavg.fixed_point import default_tol
+
+    assert default_tol(np.float64) == 1e-10 and default_tol("float64") == 1e-10
+    assert default_tol(np.float32) == 1e-4 and default_tol("float32") == 1e-4
+    feats, true = _features(200, 8, 4, seed=4)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)   # an unconverged fit warns
+        fit = fit_probs(None, _onehot(true, 4).astype(np.float32), 1e-3,
+                        features=feats.astype(np.float32))
+    assert fit.probs.dtype == np.float32 and fit.converged and fit.residual <= 1e-4
+
+
+def test_pll_student_is_built_from_the_teacher_not_the_last_round():
+    from labelavg.distill import distill
+    from labelavg.gram import block_gram, block_labels
+
+    rng = np.random.default_rng(1)
+    true = block_labels(3, 4)
+    labels = noise.sample_labels(true, noise.symmetric(3, 0.5), rng)
+    gram = block_gram(3, 4, 0.5, 0.1) + 0.05 * np.diag(rng.random(12))
+    path = distill(gram, labels, 10 ** rng.uniform(-3, -1), 4, true_labels=true)
+    from_teacher = pll_targets(path.probs[0], 2)
+    assert not np.allclose(from_teacher, pll_targets(path.probs[-1], 2))  # not trivial
+    np.testing.assert_allclose(path.pll_targets, from_teacher, rtol=0, atol=1e-15)
+    student = fit_probs(gram, from_teacher, path.lam)
+    np.testing.assert_allclose(path.pll_probs, student.probs, rtol=0, atol=1e-8)
+
+
+@pytest.mark.parametrize("ties", ["split", "all", "index"])
+def test_pll_targets_with_zero_tie_tolerance(ties):
+    """tie_tol = 0: only exactly equal values tie; the k-th class itself is always kept."""
+    probs = np.array([[0.5, 0.25, 0.4], [0.3, 0.25, 0.4], [0.2, 0.5, 0.2]])
+    got = pll_targets(probs, 2, ties=ties, tie_tol=0.0)
+    expected = np.array([[0.5, 0.25, 0.5], [0.5, 0.25, 0.5], [0.0, 0.5, 0.0]])
+    if ties == "all":
+        expected[:, 1] = [1 / 3, 1 / 3, 1 / 3]
+    if ties == "index":
+        expected[:, 1] = [0.5, 0.0, 0.5]
+    np.testing.assert_array_equal(got, expected)
+
+
+@pytest.mark.parametrize("method", ["exact", "linear"])
+def test_fresh_instance_outputs_from_their_formula(method):
+    """z_a = (1/(Nλ)) Σ_h n_h (q_h − p_h) Φ(a, a(h)); probs softmax(z) or (1 + z)/K."""
+    k, n, c, d, lam = 3, 40, 0.4, 0.1, 1e-2
+    transition = NOT_DOUBLY_STOCHASTIC
+    sol = BlockModel(k, n, c, d).solve(transition=transition, lam=lam, rounds=3, method=method)
+    true, label = sol.groups[:, 0], sol.groups[:, 1]
+    counts = n * transition[true, label]
+    cls = np.where(np.eye(k, dtype=bool), c, d)
+    targets = [np.eye(k)[:, label]] + [sol.probs[t] for t in range(2)]
+    for t in range(3):
+        z = ((targets[t] - sol.probs[t]) * counts) @ cls[true] / (k * n * lam)
+        np.testing.assert_allclose(sol.fresh_logits[t], z, rtol=1e-9, atol=1e-12)
+        probs = _softmax(z) if method == "exact" else (1 + z) / k
+        np.testing.assert_allclose(sol.fresh_probs[t], probs, rtol=1e-9, atol=1e-12)
+        assert sol.fresh_accuracy[t] == np.mean(np.argmax(z, axis=0) == np.arange(k))
