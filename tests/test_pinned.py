@@ -239,16 +239,19 @@ def test_linear_solution_and_margins_with_a_non_uniform_histogram(lam):
 
 
 def test_full_accuracy_scans_the_psi_margin_for_a_non_uniform_histogram():
+    """m̄ = (0.47, 0.27, 0.27): the ψ term moves the least round from the t* formula's 6 to 7."""
     k, n, c, d, lam = 3, 50, 0.4, 0.1, 1e-3
-    transition = np.array([[0.6, 0.3, 0.1], [0.1, 0.6, 0.3], [0.1, 0.1, 0.8]])
+    transition = np.array([[0.9, 0.05, 0.05], [0.05, 0.7, 0.25], [0.45, 0.05, 0.5]])
     true = np.nonzero(transition > 0)[0]
     margins = [_min_margin(_closed_form_outputs(k, n, c, d, lam, n * transition, t), true)
                for t in range(1, 31)]
     expected = next((t for t, m in enumerate(margins, 1) if m > 1e-12), None)
-    assert expected is not None and expected > 1   # the case is not trivial
-    verdict = full_accuracy(BlockModel(k, n, c, d), transition=transition, lam=lam, max_rounds=30,
+    model = BlockModel(k, n, c, d)
+    # the uniform-m̄ formula would say otherwise: the ψ term decides this case
+    assert expected is not None and expected != _t_star_formula(model, transition, lam)
+    verdict = full_accuracy(model, transition=transition, lam=lam, max_rounds=30,
                             exact=False)
-    assert verdict.min_rounds == expected
+    assert verdict.min_rounds == expected and verdict.holds
 
 
 # ---------------------------------------------------------------------------
