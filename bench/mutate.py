@@ -16,7 +16,7 @@ the file. A mutant is
 The kill rate is killed / (killed + survived). The working tree is never
 modified. Run from the repository root::
 
-    python bench/mutate.py                  # every mutant (about 10-20 min on 2 cores)
+    python bench/mutate.py                  # every mutant (5-8 min on a shared 2-core box)
     python bench/mutate.py --module theorems --module noise
     python bench/mutate.py --list           # print the mutants, run nothing
     python bench/mutate.py --tests tests/test_pinned.py   # what one test file kills

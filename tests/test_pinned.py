@@ -338,8 +338,8 @@ class _FixedUniforms(np.random.Generator):
         self.uniforms = np.asarray(uniforms, dtype=float)
 
     def random(self, size=None, dtype=np.float64, out=None):
-        assert size == self.uniforms.size
-        return self.uniforms.copy()
+        assert int(np.prod(size)) == self.uniforms.size   # one uniform per instance
+        return self.uniforms.copy().reshape(size)
 
 
 def _breakpoints(row):
