@@ -8,8 +8,10 @@ Import them in your own tests::
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
-from hypothesis import settings
+from hypothesis import Phase, settings
 from hypothesis import strategies as st
 
 from labelavg import noise
@@ -17,7 +19,13 @@ from labelavg.gram import block_gram, block_labels
 
 settings.register_profile("default", max_examples=25, deadline=None, derandomize=True)
 settings.register_profile("ci", max_examples=100, deadline=None)
-settings.load_profile("default")
+#: bench/mutate.py: the default examples, but a failure ends the test at once (no shrinking).
+settings.register_profile("mutation", parent=settings.get_profile("default"),
+                          phases=[Phase.explicit, Phase.generate])
+#: The ``ci`` profile when the CI environment variable is set (as CI services and
+#: ``.ci/run`` do); ``--hypothesis-profile=NAME`` on the command line overrides it.
+settings.load_profile("ci" if os.environ.get("CI", "").lower() not in ("", "0", "false")
+                      else "default")
 
 seeds = st.integers(0, 2**32 - 1)
 lams = st.floats(1e-6, 10.0).map(lambda x: float(np.float64(x)))
@@ -43,12 +51,18 @@ def feature_matrices(draw, n_samples=st.integers(4, 24), dim=st.integers(1, 12))
 
 
 @st.composite
-def block_params(draw, n_classes=st.integers(2, 5), n_per_class=st.integers(1, 6)):
-    """(K, n, c, d) with 1 > c > d >= 0: a valid block Gram model."""
+def block_params(draw, n_classes=st.integers(2, 8), n_per_class=st.integers(1, 6)):
+    """(K, n, c, d) with 1 > c > d >= 0: a valid block Gram model (small enough to materialise)."""
     k, n = draw(n_classes), draw(n_per_class)
     c = draw(st.floats(0.05, 0.95))
     d = draw(st.floats(0.0, c * 0.95))
     return k, n, c, d
+
+
+def population_block_params(n_classes=st.integers(2, 8)):
+    """(K, n, c, d) for the reduced solver: n up to 2000, integer or fractional."""
+    sizes = st.one_of(st.integers(1, 2000), st.floats(1.0, 2000.0))
+    return block_params(n_classes=n_classes, n_per_class=sizes)
 
 
 @st.composite
@@ -71,11 +85,39 @@ def label_vectors(draw, true_labels, n_classes, max_flip=1.0):
 
 @st.composite
 def transition_matrices(draw, n_classes=st.integers(2, 6), kind=None):
-    """Transition T (K, K), T[c, j] = P(given j | true c), from a noise model of labelavg.noise."""
+    """Transition T (K, K), T[c, j] = P(given j | true c), from a noise model of labelavg.noise.
+
+    ``kind="random"`` draws rows independently (:func:`random_transitions`): T is
+    then not doubly stochastic and the overall label histogram is not uniform.
+    """
     k = draw(n_classes)
-    kind = draw(st.sampled_from(["symmetric", "asymmetric", "pair"])) if kind is None else kind
+    kinds = ["symmetric", "asymmetric", "pair", "random"]
+    kind = draw(st.sampled_from(kinds)) if kind is None else kind
+    if kind == "random":
+        return draw(random_transitions(k))
     eta = draw(st.floats(0.0, (k - 1) / k if kind == "symmetric" else 0.5))
     return getattr(noise, kind)(k, eta)
+
+
+@st.composite
+def random_transitions(draw, n_classes):
+    """T (K, K) with independent Dirichlet rows, some exact zeros, T[c, c] > 0.
+
+    Rows = true class, rows sum to 1; columns generally do not, so the overall
+    label histogram m̄ (the column mean) is not uniform.
+    """
+    rng = np.random.default_rng(draw(seeds))
+    k = n_classes
+    t = rng.dirichlet(np.full(k, 0.7), size=k) + draw(st.floats(0.0, 3.0)) * np.eye(k)
+    t[(rng.random((k, k)) < 0.25) & ~np.eye(k, dtype=bool)] = 0.0
+    return t / t.sum(axis=1, keepdims=True)
+
+
+@st.composite
+def block_problems(draw, n_classes=st.integers(2, 8)):
+    """((K, n, c, d), T): a reduced-solver block model and a transition of any kind."""
+    params = draw(population_block_params(n_classes))
+    return params, draw(transition_matrices(n_classes=st.just(params[0])))
 
 
 @st.composite
