@@ -253,3 +253,13 @@ def test_integer_axes_refuse_fractions_and_binary_points_skip_pll():
     pll, axis = pd.values["pll_label_correction"], pd.axes.index("n_classes")
     assert np.all(np.isnan(np.take(pll, 0, axis=axis)))      # K = 2: no top-2 PLL
     assert not np.any(np.isnan(np.take(pll, 1, axis=axis)))
+
+
+def test_issue_8_example_has_no_false_collapse():
+    # outputs approach uniform (margins ~1e-17 at t = 30, all positive in an
+    # 80-digit solve): every round is 100% right or undecided, never 0
+    pd = phase_diagram(eta=[0.1, 0.3, 0.5], rounds=range(1, 31), lam=5e-2, c=0.4,
+                       d=0.1, n_classes=4, n_per_class=100)
+    for key in ("label_correction", "fresh"):
+        vals = pd.values[key]
+        assert np.all((vals == 1.0) | np.isnan(vals)), key

@@ -84,7 +84,7 @@ def gaps(n=100, max_rounds=50):
             for lam in 10.0 ** np.arange(-6, 1):
                 for frac in (0.1, 0.3, 0.5, 0.7, 0.9, 0.99):
                     eta = frac * (k - 1) / k
-                    v = full_accuracy(model, NOISE[noise](k, eta), lam,
+                    v = full_accuracy(model, NOISE[noise](k, eta), lam=lam,
                                       max_rounds=max_rounds)
                     rows.append((noise, k, c, d, lam, round(eta, 4), v.min_rounds,
                                  v.min_rounds_exact))
