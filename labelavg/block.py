@@ -681,17 +681,20 @@ def _direction(batch, probs, resid):
     den = 1.0 - beta[..., 0] * np.sum(dq * q, axis=-1)            # (P, G) > 0
     r = resid.transpose(0, 2, 1)
     rinv_r = d * r + beta * dq * (np.sum(dq * r, axis=-1) / den)[..., None]
-    # R⁻¹H = diag(dq) + dq ⊗ (β dq∘q − q) / den
+    # R⁻¹H = diag(dq) + dq ⊗ tail, tail = (β dq∘q − q) / den: never built as a matrix
     tail = (beta * dq * q - q) / den[..., None]
-    rinv_h = dq[..., :, None] * np.eye(k) + dq[..., :, None] * tail[..., None, :]
-    w8 = batch.weights
-    u = (w8[..., None] * rinv_r).reshape(p, k, k, k).sum(axis=2)                  # (P, Kc, K)
-    v = ((alpha[:, None] * w8)[..., None, None] * rinv_h).reshape(p, k, k, k, k).sum(axis=2)
-    system = np.eye(k * k) + np.einsum("pbij,pab->pbiaj", v, batch.class_gram).reshape(
-        p, k * k, k * k)
+    wa = (alpha[:, None] * batch.weights).reshape(p, k, k)                        # (P, Kc, Kj)
+    u = (batch.weights.reshape(p, k, k, 1) * rinv_r.reshape(p, k, k, k)).sum(axis=2)
+    wdq = wa[..., None] * dq.reshape(p, k, k, k)                                   # (P, Kc, Kj, K)
+    v = np.swapaxes(wdq, -1, -2) @ tail.reshape(p, k, k, k)                         # (P, Kc, K, K)
+    v[:, :, np.arange(k), np.arange(k)] += wdq.sum(axis=2)
+    # system[(b, i), (a, j)] = δ + V_b[i, j] Φ(a, b)
+    gram_t = np.swapaxes(batch.class_gram, 1, 2)[:, :, None, :, None]
+    system = np.eye(k * k) + (v[:, :, :, None, :] * gram_t).reshape(p, k * k, k * k)
     s = np.linalg.solve(system, -u.reshape(p, k * k, 1))[..., 0].reshape(p, k, k)
     w = np.repeat(batch.class_gram @ s, k, axis=1)                                 # (P, G, K)
-    delta = -rinv_r - alpha[:, None, None] * np.einsum("pgij,pgj->pgi", rinv_h, w)
+    rinv_hw = dq * w + dq * np.sum(tail * w, axis=-1, keepdims=True)
+    delta = -rinv_r - alpha[:, None, None] * rinv_hw
     return delta.transpose(0, 2, 1) * batch.present[:, None, :]
 
 

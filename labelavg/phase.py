@@ -239,46 +239,41 @@ def _whole(name, value):
 # ---------------------------------------------------------------------------
 
 def _run(points, n_jobs, progress):
-    """Per-point results (dicts of arrays) from the batched solver of :mod:`labelavg.sweep`."""
+    """Per-point result arrays (points on axis 0) from the batched solver of :mod:`labelavg.sweep`."""
     first = points[0]
     settings = {key: first[key] for key in ("rounds", "method", "pll_topk", "counts")}
     settings["tol"] = 1e-10
     grid = [tuple(p[name] for name in GRID) for p in points]
-    merged = solve_points(grid, settings, progress=progress, n_jobs=n_jobs)
-    return [{name: value[i] for name, value in merged.items()} for i in range(len(points))]
+    return solve_points(grid, settings, progress=progress, n_jobs=n_jobs)
 
 
 def _assemble(names, grid, results, max_rounds):
-    """Arrange per-point results into (len(axis 0), len(axis 1)) arrays."""
+    """Arrange per-point result arrays into (len(axis 0), len(axis 1)) arrays."""
     shape = tuple(len(grid[n]) for n in names)
     spatial = [n for n in names if n != "rounds"]
     # index of each grid cell's point and the round read at it (t - 1)
-    cells = list(product(range(shape[0]), range(shape[1])))
-    point_of, round_of = [], []
-    for cell in cells:
-        where = dict(zip(names, cell))
-        flat = np.ravel_multi_index([where[n] for n in spatial],
-                                    [len(grid[n]) for n in spatial])
-        point_of.append(int(flat))
-        round_of.append(grid["rounds"][where["rounds"]] - 1 if "rounds" in names
-                        else max_rounds - 1)
+    index = dict(zip(names, np.indices(shape).reshape(2, -1)))
+    point = np.ravel_multi_index([index[n] for n in spatial],
+                                 [len(grid[n]) for n in spatial])
+    rnd = (np.asarray(grid["rounds"])[index["rounds"]] - 1 if "rounds" in names
+           else np.full(point.size, max_rounds - 1))
+    acc, pll = results["accuracy"], results["pll"]
 
-    def gather(fn, dtype=float):
-        return np.array([fn(results[p], r) for p, r in zip(point_of, round_of)],
-                        dtype=dtype).reshape(shape)
+    def cells(arr):
+        return np.asarray(arr).reshape(shape)
 
     values = {
-        "label_correction": gather(lambda x, r: x["accuracy"][r, 0]),
-        "label_correction_clean": gather(lambda x, r: x["accuracy"][r, 1]),
-        "label_correction_noisy": gather(lambda x, r: x["accuracy"][r, 2]),
-        "fresh": gather(lambda x, r: x["fresh"][r]),
-        "all_right": gather(lambda x, r: x["all_right"][r], bool),
-        "teacher_label_correction": gather(lambda x, r: x["accuracy"][0, 0]),
-        "teacher_fresh": gather(lambda x, r: x["fresh"][0]),
-        "pll_label_correction": gather(lambda x, r: x["pll"][0]),
-        "pll_fresh": gather(lambda x, r: x["pll"][1]),
-        "pll_all_right": gather(lambda x, r: x["pll_all_right"], bool),
+        "label_correction": cells(acc[point, rnd, 0]),
+        "label_correction_clean": cells(acc[point, rnd, 1]),
+        "label_correction_noisy": cells(acc[point, rnd, 2]),
+        "fresh": cells(results["fresh"][point, rnd]),
+        "all_right": cells(results["all_right"][point, rnd]),
+        "teacher_label_correction": cells(acc[point, 0, 0]),
+        "teacher_fresh": cells(results["fresh"][point, 0]),
+        "pll_label_correction": cells(pll[point, 0]),
+        "pll_fresh": cells(pll[point, 1]),
+        "pll_all_right": cells(results["pll_all_right"][point]),
     }
-    boundary = {"t_star": gather(lambda x, r: x["t_star"]),
-                "least_round": gather(lambda x, r: x["least_round"])}
+    boundary = {"t_star": cells(results["t_star"][point]),
+                "least_round": cells(results["least_round"][point])}
     return values, boundary
