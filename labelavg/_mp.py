@@ -42,7 +42,7 @@ class MpPath:
 
 
 def solve_mp(class_gram, counts, n_lam, self_coef, rounds, digits, pll_topk=None,
-             ties="split"):
+             ties="split", starts=None):
     """Rounds 1..``rounds`` (and the PLL student) of one point at ``digits`` digits.
 
     Parameters
@@ -60,6 +60,11 @@ def solve_mp(class_gram, counts, n_lam, self_coef, rounds, digits, pll_topk=None
     pll_topk, ties :
         As in :meth:`labelavg.block.BlockModel.solve` (``ties`` "split",
         "all" or "index").
+    starts : array (rounds, K, G), optional
+        Starting duals b = q − p of each round on the present groups (e.g.
+        a float64 solution): only where Newton starts, never what it accepts;
+        every round is iterated until its own mp residual is at the working
+        precision.
 
     Returns
     -------
@@ -74,7 +79,9 @@ def solve_mp(class_gram, counts, n_lam, self_coef, rounds, digits, pll_topk=None
         out = dict(margins=[], fresh=[], scale=[])
         b = [[mpmath.mpf(0)] * prob.k for _ in prob.true]
         teacher = None
-        for _ in range(rounds):
+        for t in range(rounds):
+            if starts is not None:
+                b = [[mpmath.mpf(float(x)) for x in col] for col in np.asarray(starts[t]).T]
             b = prob.newton(targets, b)
             probs = prob.outputs(b)
             teacher = probs if teacher is None else teacher
@@ -200,30 +207,61 @@ class _Problem:
         raise ArithmeticError(f"mp Newton did not converge (residual {float(size):.3g})")
 
     def direction(self, probs, r):
-        """Solve J Δ = −r by the K² × K² class-level reduction (see the float solver)."""
-        mp, k = self.mp, self.k
-        rinv_r, rinv_h = [], []
-        for p, rg in zip(probs, r):
-            h = mp.matrix(k, k)
+        """Solve J Δ = −r by the class-level reduction (see the float solver's notes).
+
+        Per group, R = I + α·s·H (H = diag p − p pᵀ) is inverted in closed form
+        (diagonal plus rank one): R⁻¹H = diag(dq) + dq ⊗ tail. The class sums
+        s_b then solve s_b + V_b Σ_a Φ(b, a) s_a = −U_b; for a block Gram
+        (Φ = d 11ᵀ + (c − d) I) this splits into K + 1 systems of size K.
+        """
+        mp, k, alpha = self.mp, self.k, self.alpha
+        beta = alpha * self.self_coef
+        u = [[mp.mpf(0)] * k for _ in range(k)]
+        v = [[[mp.mpf(0)] * k for _ in range(k)] for _ in range(k)]
+        parts = []
+        for a, w, p, rg in zip(self.true, self.weights, probs, r):
+            d = [1 / (1 + beta * x) for x in p]
+            dq = [di * x for di, x in zip(d, p)]
+            den = 1 - beta * sum(y * x for y, x in zip(dq, p))
+            dqr = sum(y * x for y, x in zip(dq, rg)) / den
+            rinv_r = [di * x + beta * y * dqr for di, x, y in zip(d, rg, dq)]
+            tail = [(beta * y * x - x) / den for y, x in zip(dq, p)]
+            parts.append((rinv_r, dq, tail))
             for i in range(k):
+                u[a][i] += w * rinv_r[i]
+                v[a][i][i] += alpha * w * dq[i]
                 for j in range(k):
-                    h[i, j] = (p[i] if i == j else 0) - p[i] * p[j]
-            reg = mp.eye(k) + self.alpha * self.self_coef * h
-            inv = mp.inverse(reg)
-            rinv_r.append(inv * mp.matrix(rg))
-            rinv_h.append(inv * h)
+                    v[a][i][j] += alpha * w * dq[i] * tail[j]
+        s = self._class_sums(u, v)
+        out = []
+        for a, (rinv_r, dq, tail) in zip(self.true, parts):
+            wv = [sum(self.gram[a][c] * s[c][j] for c in range(k)) for j in range(k)]
+            tw = sum(t * x for t, x in zip(tail, wv))
+            out.append([-rinv_r[i] - alpha * (dq[i] * wv[i] + dq[i] * tw) for i in range(k)])
+        return out
+
+    def _class_sums(self, u, v):
+        mp, k, gram = self.mp, self.k, self.gram
+        off = gram[0][1] if k > 1 else mp.mpf(0)
+        block = all(gram[a][b] == (gram[0][0] if a == b else off)
+                    for a in range(k) for b in range(k))
+        if block:
+            # s_b = −A_b⁻¹(u_b + d V_b σ), A_b = I + (c − d) V_b, σ = Σ_b s_b
+            diag = gram[0][0] - off
+            a_inv = [mp.inverse(mp.eye(k) + diag * mp.matrix(vb)) for vb in v]
+            lhs = mp.eye(k) + off * sum((ai * mp.matrix(vb) for ai, vb in zip(a_inv, v)),
+                                        mp.zeros(k, k))
+            rhs = -sum((ai * mp.matrix(ub) for ai, ub in zip(a_inv, u)), mp.zeros(k, 1))
+            sigma = mp.lu_solve(lhs, rhs)
+            return [list(-(ai * (mp.matrix(ub) + off * (mp.matrix(vb) * sigma))))
+                    for ai, ub, vb in zip(a_inv, u, v)]
         size = k * k
         system, rhs = mp.eye(size), mp.matrix(size, 1)
-        for a, w, rr, rh in zip(self.true, self.weights, rinv_r, rinv_h):
+        for b in range(k):
             for i in range(k):
-                rhs[a * k + i] -= w * rr[i]
-                for c in range(k):
+                rhs[b * k + i] = -u[b][i]
+                for a in range(k):
                     for j in range(k):
-                        system[a * k + i, c * k + j] += w * self.alpha * rh[i, j] * self.gram[a][c]
-        s = mp.lu_solve(system, rhs)
-        out = []
-        for a, rr, rh in zip(self.true, rinv_r, rinv_h):
-            w = [sum(self.gram[a][c] * s[c * k + j] for c in range(k)) for j in range(k)]
-            hw = rh * mp.matrix(w)
-            out.append([-rr[i] - self.alpha * hw[i] for i in range(k)])
-        return out
+                        system[b * k + i, a * k + j] += v[b][i][j] * gram[b][a]
+        sol = mp.lu_solve(system, rhs)
+        return [[sol[b * k + j] for j in range(k)] for b in range(k)]

@@ -1131,10 +1131,11 @@ def _certify(result, index, precision, pll_topk, ties):
         return res, pll, result.pll_targets[[index]] if pll is not None else None
     k = batch.n_classes
     rounds = int(open_rounds.max()) + 1 if open_rounds.size else 1
+    present = np.flatnonzero(one.present[0])
+    starts = (res.path.targets - res.path.deviation)[0][..., present]     # Newton's start only
     mp = solve_mp(one.class_gram[0], one.weights[0].reshape(k, k), one.n_lam[0],
                   one.self_coef[0], rounds, precision,
-                  pll_topk if pll_open else None, ties)
-    present = np.flatnonzero(one.present[0])
+                  pll_topk if pll_open else None, ties, starts=starts)
     for t in range(rounds):
         _settle(res.verdicts[0, t], present, mp.margins[t], mp.tie * mp.scale[t])
         _settle(res.fresh_verdicts[0, t], np.arange(k), mp.fresh[t],
