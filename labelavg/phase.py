@@ -47,7 +47,8 @@ class PhaseDiagram:
     values : dict of str → ndarray (len(axis 0), len(axis 1))
         ``label_correction`` (all instances), ``label_correction_clean``,
         ``label_correction_noisy``, ``fresh`` (fresh-instance accuracy) and
-        ``all_right`` (bool: every group right, ties counted wrong) at the
+        ``all_right`` (bool: every group certainly right; a tie or a margin
+        float64 cannot sign is not) at the
         round on the t axis (or at t = ``rounds`` when t is fixed);
         ``teacher_label_correction`` and ``teacher_fresh`` (t = 1);
         ``pll_label_correction``, ``pll_fresh`` and ``pll_all_right`` for the
@@ -56,7 +57,9 @@ class PhaseDiagram:
         ``t_star``: the linearised least round of Result 3
         (:func:`labelavg.theorems.full_accuracy`), NaN when infeasible;
         ``least_round``: the least t ≤ ``params["max_rounds"]`` at which the
-        solved method (``method``) gets every group right, NaN if none.
+        solved method (``method``) gets every group right, NaN if none (or if
+        a round with undecided margins comes first). Accuracies are NaN where
+        a margin is undecided in float64 (see :meth:`BlockModel.solve`).
         Both are constant along a t axis.
     method : str
         ``"exact"`` or ``"linear"``.
