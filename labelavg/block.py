@@ -699,7 +699,7 @@ def _direction(batch, probs, resid):
 
 
 def _line_search(batch, eps, b, value, delta, resid):
-    """Armijo backtracking per point; returns new b, objective value, centred logits."""
+    """Armijo backtracking per point; returns new b, objective value, centred logits, step."""
     total = batch.weights.sum(axis=1)
     slope = np.sum(batch.weights[:, None, :] * delta * batch.mix(resid),
                    axis=(1, 2)) / (total * batch.n_lam)
@@ -718,7 +718,7 @@ def _line_search(batch, eps, b, value, delta, resid):
         if not pending.size:
             break
         step[pending] *= 0.5
-    return new_b, new_value, new_y
+    return new_b, new_value, new_y, step
 
 
 @dataclass(frozen=True)
@@ -740,6 +740,12 @@ def _fit_exact(batch, eps, start, tol, max_iter):
     relative to the targets' deviation from uniform, whose scale the solution
     shares, so a round far into the near-uniform regime is solved as
     precisely as the teacher.
+
+    Error estimate of a finished point: after a step Δ that cut the residual
+    by q = |r_new| / |r_old| < 1/2, the remaining error is about
+    |Δ| q / (1 − q) (the step still to take, from the observed contraction);
+    otherwise (no step taken, or slow contraction) the next Newton step is
+    computed and its size is the estimate.
     """
     size = batch.size
     b = start.copy()
@@ -748,27 +754,34 @@ def _fit_exact(batch, eps, start, tol, max_iter):
     scale = np.abs(eps).max(axis=(1, 2))
     n_iter, residual = np.zeros(size, int), np.zeros(size)
     converged, step_error = np.zeros(size, bool), np.zeros(size)
+    last_step, last_resid = np.zeros(size), np.full(size, np.inf)
     active = np.arange(size)
     mask = batch.present[:, None, :]
     for it in range(max_iter + 1):
-        sub = batch.take(active)
         resid = (dev[active] - eps[active] + b[active]) * mask[active]
         rmax = np.abs(resid).max(axis=(1, 2))
-        delta = _direction(sub, dev[active] + 1.0 / batch.n_classes, resid)
-        done = rmax <= tol * scale[active]
-        if it == max_iter:
-            done[:] = True
+        done = (rmax <= tol * scale[active]) | (it == max_iter)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            q = rmax / last_resid[active]
+        cheap = done & (q < 0.5)
+        need = ~cheap
+        sub = batch.take(active[need])
+        delta = _direction(sub, dev[active[need]] + 1.0 / batch.n_classes, resid[need])
         finished = active[done]
-        residual[finished], converged[finished] = rmax[done], rmax[done] <= tol * scale[finished]
-        step_error[finished] = np.abs(delta[done]).max(axis=(1, 2))
-        keep = ~done
-        active = active[keep]
+        residual[finished] = rmax[done]
+        converged[finished] = rmax[done] <= tol * scale[finished]
+        step_error[active[cheap]] = last_step[active[cheap]] * q[cheap] / (1 - q[cheap])
+        slow = done[need]
+        step_error[active[need][slow]] = np.abs(delta[slow]).max(axis=(1, 2))
+        go = ~slow
+        active, delta, resid = active[need][go], delta[go], resid[need][go]
         if not active.size:
             break
-        sub = sub.take(keep)
-        b[active], value[active], y_new = _line_search(
-            sub, eps[active], b[active], value[active], delta[keep], resid[keep])
+        b[active], value[active], y_new, taken = _line_search(
+            sub.take(go), eps[active], b[active], value[active], delta, resid)
         dev[active] = _deviation(y_new)
+        last_step[active] = taken * np.abs(delta).max(axis=(1, 2))
+        last_resid[active] = np.abs(resid).max(axis=(1, 2))
         n_iter[active] += 1
     return _Fit(dev, eps - dev, n_iter, residual, converged, step_error)
 
