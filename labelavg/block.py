@@ -918,8 +918,8 @@ class _BatchResult:
 
     @property
     def undecided(self):
-        """Undecided training groups per point and round (P, T)."""
-        return np.sum(self.verdicts == 0, axis=-1)
+        """Undecided training groups per point and round (P, T) (absent groups aside)."""
+        return np.sum((self.verdicts == 0) & self.batch.present[:, None, :], axis=-1)
 
 
 def _solve_batch(batch, rounds, method="exact", pll_topk=None, ties="split", tol=1e-10,

@@ -127,3 +127,10 @@ def test_pll_skipped_where_topk_reaches_k():
     k2 = table[table.n_classes == 2]
     assert math.isnan(k2["pll_label_correction"].iloc[0])
     assert not math.isnan(table[table.n_classes == 3]["pll_label_correction"].iloc[0])
+
+
+def test_noise_free_points_have_no_undecided_rows():
+    # absent (true, given) groups are carried along but never judged
+    table = sweep(eta=0.0, lam=[1e-4, 1e-1], rounds=30)
+    assert (table.undecided == 0).all() and (table.label_correction == 1.0).all()
+    assert (table.least_round == 1.0).all()
