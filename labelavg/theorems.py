@@ -185,7 +185,7 @@ def _exact_scan(model, mat, lam, max_rounds, tol, precision=None):
                                f"residual {path.residual[0, t - 1]:.3g}")
         if np.all(row == 1):
             return t, None
-        if not np.any(row == -1):
+        if not np.any(row < 0):          # no wrong group and no certified tie: open
             return None, t
     return None, None
 

@@ -5,6 +5,7 @@ T[c, j] = P(given j | true c), θ = g(μ₁), φ = g(μ₂), Δ the noisy margin
 """
 
 import math
+import warnings
 
 import numpy as np
 import pytest
@@ -213,3 +214,17 @@ def test_pll_condition_without_model_is_plurality_only():
     assert verdict.margin == pytest.approx(0.25 - 0.75 / 4)
     with pytest.raises(ValueError, match="transition"):
         pll_condition(None, np.ones((3, 3)))
+
+
+def test_certificate_settles_rounds_float64_leaves_open():
+    # asymmetric noise past its plurality limit (η = 0.675 > 2/3: T[c,c] < T[c,c+1])
+    # with a strong ridge: outputs approach uniform and the noisy margins shrink
+    # below float64's error bound; Result 3 says 100% is never reached
+    model, transition = BlockModel(4, 100, 0.4, 0.1), asymmetric(4, 0.675)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        plain = full_accuracy(model, transition, lam=1.0, max_rounds=30)
+    assert plain.exact_holds in (None, False) and not plain.certified
+    sure = full_accuracy(model, transition, lam=1.0, max_rounds=30, precision=40)
+    assert sure.certified and sure.exact_holds is False and not sure.holds
+    assert sure.params["undecided_round"] is None
