@@ -109,7 +109,7 @@ def sweep(*, n_classes=4, n_per_class=100, c=0.4, d=0.1, lam, eta, noise="symmet
     Examples
     --------
     >>> table = sweep(eta=[0.1, 0.5], lam=1e-3, rounds=2)
-    >>> table[["eta", "round", "label_correction"]].values.tolist()
+    >>> table[["eta", "round", "label_correction"]].round(6).values.tolist()
     [[0.1, 1.0, 1.0], [0.1, 2.0, 1.0], [0.5, 1.0, 0.5], [0.5, 2.0, 1.0]]
     """
     grid = _grid(dict(n_classes=n_classes, n_per_class=n_per_class, c=c, d=d, lam=lam,
