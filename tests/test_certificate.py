@@ -45,3 +45,15 @@ def test_float_never_contradicts_the_high_precision_sign(setting):
     assert not np.any((sol.verdicts == -1) & (margins >= 0)), "called wrong, mp says right"
     fresh = np.array(ref.fresh)
     assert not np.any((sol.fresh_accuracy == 1.0) & np.any(fresh <= 0, axis=1))
+
+
+def test_check_certifies_by_default_and_says_undecided_without(capsys):
+    from labelavg.cli import main
+
+    args = ["check", "--noise", "asymmetric", "--eta", "0.3", "--lam", "0.1"]
+    assert main(args) == 0
+    assert "certified ties" in capsys.readouterr().out
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        assert main(args + ["--precision", "0"]) == 0
+    assert "undecided" in capsys.readouterr().out
