@@ -4,11 +4,11 @@ Symbols: K classes, n per class, c/d block correlations, λ ridge, η symmetric
 corruption rate, t fits. Setting: K = 4, n = 100, c = 0.4, d = 0.1, λ = 2e-4,
 η ∈ linspace(0, 0.75, 100), t = 1..100.
 
-With t as an axis, :func:`labelavg.phase.phase_diagram` solves each η once
-with 100 fits (plus the PLL student) and reads every t from that solution:
-100 solves of 100 rounds for the 10⁴ grid points. Printed: seconds for the
-exact and linearised grids with ``n_jobs`` = 1 and the given ``--jobs``, and
-the per-round cost. Run: ``python bench/bench_phase.py [--size 100] [--jobs 2]``
+With t as an axis, :func:`labelavg.phase.phase_diagram` stacks the 100 η
+points into one batched solve of 100 fits (plus the PLL student) and reads
+every t from it. Printed: seconds for the exact and linearised grids with
+``n_jobs`` = 1 and the given ``--jobs`` (batches per process), and the cost
+per point-round. Run: ``python bench/bench_phase.py [--size 100] [--jobs 2]``
 (set ``OPENBLAS_NUM_THREADS=1`` on a shared machine).
 """
 
@@ -35,14 +35,14 @@ def main():
     parser.add_argument("--jobs", type=int, default=2, help="worker processes")
     args = parser.parse_args()
     size = args.size
-    print(f"(eta, rounds) grid {size} x {size} = {size * size} points, "
-          f"{size} solves of {size} rounds + PLL")
+    print(f"(eta, rounds) grid {size} x {size} = {size * size} cells, "
+          f"{size} points x {size} rounds + PLL in one stack")
     for method in ("exact", "linear"):
         for jobs in sorted({1, args.jobs}):
             seconds, diagram = grid_seconds(size, method, jobs)
             per_round = seconds / (size * (size + 1))
             print(f"{method:>6}  n_jobs={jobs}: {seconds:6.2f} s  "
-                  f"({1e3 * per_round:.2f} ms per fit, "
+                  f"({1e3 * per_round:.3f} ms per point-round, "
                   f"{int(diagram.values['all_right'].sum())} points at 100%)")
 
 

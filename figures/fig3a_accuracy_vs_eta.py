@@ -31,7 +31,7 @@ def main(out_dir, quick=False):
     eta = np.linspace(0, 0.8, 17 if quick else 81)
     diagram = phase_diagram(eta=eta, rounds=list(range(1, ROUNDS + 1)), lam=LAM, c=C,
                             d=D, n_classes=K, n_per_class=N)
-    ratio = full_accuracy(BlockModel(K, N, C, D), symmetric(K, 0.1), LAM,
+    ratio = full_accuracy(BlockModel(K, N, C, D), symmetric(K, 0.1), lam=LAM,
                           exact=False).params["ratio"]
     acc = diagram.values["label_correction"]
     curves = {("teacher t = 1" if t == 1 else f"student t = {t}"): acc[:, t - 1]

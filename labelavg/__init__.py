@@ -14,6 +14,7 @@ from .gram import Spectrum, block_gram, hierarchical_gram, spectrum
 from .phase import PhaseDiagram, phase_diagram
 from .probe import SelfDistillation, class_correlation, confusable_classes
 from .simulate import SimulationResult, simulate
+from .sweep import sweep
 from .theorems import Verdict, full_accuracy, pll_condition
 
 __all__ = [
@@ -21,7 +22,7 @@ __all__ = [
     "SelfDistillation", "SimulationResult", "Spectrum", "Verdict",
     "block_gram", "class_correlation", "confusable_classes", "distill", "fit_probs",
     "full_accuracy", "hierarchical_gram", "linear_path", "phase_diagram",
-    "pll_condition", "pll_targets", "simulate", "spectrum",
+    "pll_condition", "pll_targets", "simulate", "spectrum", "sweep",
 ]
 
 #: Submodules imported on first attribute access, so ``import labelavg`` stays light.

@@ -30,14 +30,14 @@ the instance's own correlation Φ_ii = 1 instead of c. Counts may be fractional
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+import warnings
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
-import scipy.linalg
 
 from . import _checks
-from .distill import Accuracy, correct_predictions, pll_targets
+from .distill import Accuracy, judge_predictions, pll_targets
 from .fixed_point import _softmax
 from .gram import block_gram, hierarchical_gram
 
@@ -357,7 +357,8 @@ class BlockModel:
     # -- reduced solver -------------------------------------------------------
 
     def solve(self, transition=None, *, counts=None, lam, rounds, method="exact",
-              pll_topk=2, ties="split", self_term=True, tol=1e-10, max_iter=200):
+              pll_topk=2, ties="split", self_term=True, tol=1e-10, max_iter=200,
+              precision=None):
         """Multi-round self-distillation and the PLL student on (class, label) groups.
 
         Parameters
@@ -387,8 +388,15 @@ class BlockModel:
             Keep the (1 − c)(q_g − p_g) self-correlation term (the exact finite-N
             model). False drops it: the N → ∞ limit at fixed λ, in which the
             outputs depend on counts only through their proportions.
+        precision : int, optional
+            Decimal digits (≥ 20) of a certificate: every round (and the PLL
+            student) whose float64 margins are undecided is re-solved in
+            mpmath, independently of the float code, and those groups get the
+            certified sign (a margin within 10^(−precision/2) of the round's
+            scale is a tie: not right). ``certified`` is then True.
         tol, max_iter : float, int
-            Newton stops when ``max |Nλ A − (Q − P)| <= tol`` (exact method).
+            Newton stops when ``max |Nλ A − (Q − P)| <= tol · max |Q − 1/K|``
+            (exact method): relative to the targets' deviation from uniform.
 
         Returns
         -------
@@ -402,16 +410,37 @@ class BlockModel:
         is computed from the root form (Q − P)/(Nλ) − A = 0 (the same direction,
         without inverting the Gram part), by a Woodbury-style reduction to a
         K² × K² system, and damped by an Armijo search on the objective.
+
+        Outputs are carried as deviations Y − 1/K (computed from the logits
+        with expm1) and each round is trained on the previous deviations, so
+        margins keep their relative precision however close to uniform the
+        outputs get. Each round's error is estimated from the Newton step the
+        solver would still take, plus rounding, and propagated to the next
+        round through the contraction factor of the fit; a margin within
+        twice its bound is *undecided* (verdict 0, NaN accuracy, and a
+        RuntimeWarning), never counted as wrong.
+
+        The same stacked solver serves many parameter points at once
+        (:func:`labelavg.sweep`, :func:`labelavg.phase_diagram`); a single
+        solve is a batch of one.
         """
         _checks.choice("method", method, {"exact", "linear"})
         _checks.integer_at_least("rounds", rounds, 1)
         lam = _checks.positive_scalar("lam", lam)
         _check_topk(pll_topk, self.n_classes)
-        problem = _GroupProblem.build(self, transition, counts, lam, self_term)
-        path = list(_iterate_rounds(problem, rounds, method, tol, max_iter))
-        pll = (_pll_fit(problem, path[0].probs, method, pll_topk, ties, tol, max_iter)
-               if pll_topk is not None else None)
-        return _assemble(problem, method, path, pll, pll_topk, ties)
+        _checks.choice("ties", ties, {"split", "all", "index"})
+        mat = _group_counts(self, transition, counts)
+        batch = _Batch.stack([self], [mat], [lam], self_term)
+        result = _solve_batch(batch, rounds, method, pll_topk, ties, tol, max_iter)
+        if precision is not None:
+            _checks.integer_at_least("precision", precision, 20)
+            res, pll, targets = _certify(result, 0, precision, pll_topk, ties)
+            result = replace(res, pll=pll, pll_targets=targets)
+        sol = replace(_solution(self, lam, result, pll_topk, ties),
+                      certified=precision is not None)
+        pll_open = 0 if sol.pll_verdicts is None else int(np.sum(sol.pll_verdicts == 0))
+        _undecided_warning(int(sol.undecided.sum()) + pll_open, "BlockModel.solve")
+        return sol
 
 
 def _check_topk(pll_topk, n_classes):
@@ -482,191 +511,457 @@ def _group_counts(model, transition, counts):
     return mat * (n / total)
 
 
-@dataclass(frozen=True)
-class _GroupProblem:
-    """Everything a reduced fit needs: groups, weights, Φ(a, b), Nλ."""
+# ---------------------------------------------------------------------------
+# the batched reduced solver
+# ---------------------------------------------------------------------------
 
-    model: BlockModel
-    true: np.ndarray       # (G,) true class of each group
-    given: np.ndarray      # (G,) given label of each group
-    weights: np.ndarray    # (G,) counts n_g
-    class_gram: np.ndarray  # (K, K)
-    self_coef: float       # 1 − c, or 0 without the self term
-    n_lam: float           # Nλ
-    lam: float
+_EPS = np.finfo(float).eps
+
+#: Safety factor between the propagated error estimate of the deviations and
+#: the bound a margin must beat to be decided (see :func:`_run_rounds`).
+_SAFETY = 4.0
+
+#: Verdict of a margin the certificate found to be a tie at its precision.
+_TIE = -2
+
+
+@dataclass(frozen=True)
+class _Batch:
+    """P parameter points with the same K, on all K² (true, given) groups.
+
+    Group g = K·a + j has true class a and given label j. An absent group has
+    weight 0: it is carried along (its outputs are those of a hypothetical
+    instance) without influencing the others, and never reported.
+    """
+
+    weights: np.ndarray      # (P, G) counts n_g
+    class_gram: np.ndarray   # (P, K, K) Φ(a, b)
+    self_coef: np.ndarray    # (P,) 1 − c, or 0 without the self term
+    n_lam: np.ndarray        # (P,) Nλ
 
     @classmethod
-    def build(cls, model, transition, counts, lam, self_term):
-        mat = _group_counts(model, transition, counts)
-        true, given = np.nonzero(mat > 0)
-        return cls(model, true, given, mat[true, given], model.class_gram(),
-                   (1.0 - model.c) if self_term else 0.0,
-                   float(model.n_samples) * lam, lam)
+    def stack(cls, models, counts, lams, self_term=True):
+        """Points from models of one K, (K, K) count matrices and λ values."""
+        k = models[0].n_classes
+        weights = np.stack([np.asarray(m, dtype=float).reshape(k * k) for m in counts])
+        return cls(weights, np.stack([m.class_gram() for m in models]),
+                   np.array([(1.0 - m.c) if self_term else 0.0 for m in models]),
+                   np.array([float(m.n_samples) * lam for m, lam in zip(models, lams)]))
 
     @property
     def n_classes(self):
-        return self.model.n_classes
+        return self.class_gram.shape[-1]
+
+    @property
+    def size(self):
+        return self.weights.shape[0]
+
+    @property
+    def true(self):
+        return np.repeat(np.arange(self.n_classes), self.n_classes)
+
+    @property
+    def given(self):
+        return np.tile(np.arange(self.n_classes), self.n_classes)
+
+    @property
+    def present(self):
+        return self.weights > 0
+
+    def take(self, index):
+        return _Batch(self.weights[index], self.class_gram[index], self.self_coef[index],
+                      self.n_lam[index])
 
     def class_sum(self, x):
-        """Σ_{h in class b} n_h x_h for each class b: (K, G) -> (K, K classes)."""
-        out = np.zeros((x.shape[0], self.n_classes))
-        np.add.at(out.T, self.true, (x * self.weights).T)
-        return out
+        """Σ_{h in class b} n_h x_h for each class b: (P, K, G) -> (P, K, K classes)."""
+        k = self.n_classes
+        return (x * self.weights[:, None, :]).reshape(x.shape[0], x.shape[1], k, k).sum(-1)
 
     def mix(self, x):
         """Σ_h n_h x_h Φ(a(g), a(h)) + self_coef x_g: the Gram map on groups."""
-        return (self.class_sum(x) @ self.class_gram)[:, self.true] + self.self_coef * x
+        across = np.repeat(self.class_sum(x) @ self.class_gram, self.n_classes, axis=-1)
+        return across + self.self_coef[:, None, None] * x
 
-    def fresh_logits(self, targets, probs):
-        """Logits (K, K) of a new instance of each class (columns), no self term."""
-        return self.class_sum(targets - probs) @ self.class_gram / self.n_lam
+    def logits(self, b):
+        return self.mix(b) / self.n_lam[:, None, None]
 
-    def onehot_given(self):
-        return np.eye(self.n_classes)[:, self.given]
+    def fresh_logits(self, b):
+        """Logits (P, K, K) of a new instance of each class (columns), no self term."""
+        return self.class_sum(b) @ self.class_gram / self.n_lam[:, None, None]
+
+    def top_eigenvalue(self):
+        """Largest eigenvalue of the Gram map: self_coef + λmax(D½ Φ D½), D = class totals."""
+        k = self.n_classes
+        root = np.sqrt(self.weights.reshape(-1, k, k).sum(-1))
+        sym = root[:, :, None] * self.class_gram * root[:, None, :]
+        return self.self_coef + np.linalg.eigvalsh(sym)[:, -1]
+
+    def onehot_deviation(self):
+        """Y⁽⁰⁾ − 1/K on every group, (P, K, G)."""
+        k = self.n_classes
+        dev = np.eye(k)[:, self.given] - 1.0 / k
+        return np.broadcast_to(dev, (self.size, k, k * k)).copy()
 
 
-def _logsumexp(z):
-    top = z.max(axis=0)
-    return top + np.log(np.exp(z - top).sum(axis=0))
+def _centred(z):
+    return z - z.mean(axis=1, keepdims=True)
+
+
+def _small(y):
+    """Columns whose centred logits are all below 1 in size (expm1 branch)."""
+    return np.abs(y).max(axis=1, keepdims=True) < 1.0
+
+
+def _deviation(y):
+    """softmax(y) − 1/K from centred logits y (P, K, G), with relative precision.
+
+    For small y, p_i − 1/K = (K expm1(y_i) − Σ_j expm1(y_j)) / (K Σ_j e^{y_j}):
+    every term keeps its relative precision however close p is to uniform.
+    """
+    k = y.shape[1]
+    small = _small(y)
+    em = np.expm1(np.where(small, y, 0.0))
+    total = em.sum(axis=1, keepdims=True)
+    near = (k * em - total) / (k * (k + total))
+    top = y.max(axis=1, keepdims=True)
+    e = np.exp(y - top)
+    return np.where(small, near, e / e.sum(axis=1, keepdims=True) - 1.0 / k)
+
+
+def _expm1_minus_x(y):
+    """e^y − 1 − y for |y| < 1, by its Taylor series (relative precision at any size)."""
+    out = np.full_like(y, 1.0 / math.factorial(18))
+    for m in range(17, 1, -1):
+        out = out * y + 1.0 / math.factorial(m)
+    return out * y * y
+
+
+def _lse_excess(y):
+    """log(mean e^{y}) for centred y (P, K, G) -> (P, G): lse(z) − log K − mean z."""
+    small = _small(y)[:, 0]
+    near = np.log1p(_expm1_minus_x(np.where(small[:, None], y, 0.0)).mean(axis=1))
+    top = y.max(axis=1)
+    far = top + np.log(np.exp(y - top[:, None]).mean(axis=1))
+    return np.where(small, near, far)
+
+
+def _objective(batch, eps, b):
+    """Count-weighted objective / N less log K, its rounding slack, centred logits.
+
+    With y the centred logits and ε = Q − 1/K, each group contributes
+    log mean e^{y} − ε·y + ½ b·y (shift invariance of softmax lets y replace
+    z): a sum of terms of the deviations' scale, so it keeps relative
+    precision as outputs approach uniform.
+    """
+    y = _centred(batch.logits(b))
+    excess = _lse_excess(y)
+    cross, quad = np.sum(eps * y, axis=1), 0.5 * np.sum(b * y, axis=1)
+    w = batch.weights
+    total = w.sum(axis=1)
+    value = (w * (excess - cross + quad)).sum(axis=1) / total
+    size = (w * (np.abs(excess) + np.abs(cross) + np.abs(quad))).sum(axis=1) / total
+    return value, 64 * _EPS * size, y
+
+
+def _direction(batch, probs, resid):
+    """Newton directions Δ (P, K, G) of J Δ = −r for every point.
+
+    J Δ = Δ + α H_g (self Δ_g + Σ_b Φ(a_g, b) s_b), α = 1/(Nλ), H_g =
+    diag(p_g) − p_g p_gᵀ, s_b = Σ_{h∈b} n_h Δ_h. With R_g = I + α·self·H_g
+    (diagonal plus rank one, inverted in closed form), Δ_g = −R_g⁻¹ r_g −
+    α R_g⁻¹ H_g w_{a(g)}, w = Φ s, leaving one K² × K² system per point,
+    s_b + V_b w_b = −U_b, solved as a stack.
+    """
+    p, k, _ = probs.shape
+    alpha = 1.0 / batch.n_lam
+    beta = (alpha * batch.self_coef)[:, None, None]
+    q = probs.transpose(0, 2, 1)                                  # (P, G, K)
+    d = 1.0 / (1.0 + beta * q)
+    dq = d * q
+    den = 1.0 - beta[..., 0] * np.sum(dq * q, axis=-1)            # (P, G) > 0
+    r = resid.transpose(0, 2, 1)
+    rinv_r = d * r + beta * dq * (np.sum(dq * r, axis=-1) / den)[..., None]
+    # R⁻¹H = diag(dq) + dq ⊗ tail, tail = (β dq∘q − q) / den: never built as a matrix
+    tail = (beta * dq * q - q) / den[..., None]
+    wa = (alpha[:, None] * batch.weights).reshape(p, k, k)                        # (P, Kc, Kj)
+    u = (batch.weights.reshape(p, k, k, 1) * rinv_r.reshape(p, k, k, k)).sum(axis=2)
+    wdq = wa[..., None] * dq.reshape(p, k, k, k)                                   # (P, Kc, Kj, K)
+    v = np.swapaxes(wdq, -1, -2) @ tail.reshape(p, k, k, k)                         # (P, Kc, K, K)
+    v[:, :, np.arange(k), np.arange(k)] += wdq.sum(axis=2)
+    # system[(b, i), (a, j)] = δ + V_b[i, j] Φ(a, b)
+    gram_t = np.swapaxes(batch.class_gram, 1, 2)[:, :, None, :, None]
+    system = np.eye(k * k) + (v[:, :, :, None, :] * gram_t).reshape(p, k * k, k * k)
+    s = np.linalg.solve(system, -u.reshape(p, k * k, 1))[..., 0].reshape(p, k, k)
+    w = np.repeat(batch.class_gram @ s, k, axis=1)                                 # (P, G, K)
+    rinv_hw = dq * w + dq * np.sum(tail * w, axis=-1, keepdims=True)
+    delta = -rinv_r - alpha[:, None, None] * rinv_hw
+    return delta.transpose(0, 2, 1) * batch.present[:, None, :]
+
+
+def _line_search(batch, eps, b, value, delta, resid):
+    """Armijo backtracking per point; returns new b, objective value, centred logits, step."""
+    total = batch.weights.sum(axis=1)
+    slope = np.sum(batch.weights[:, None, :] * delta * batch.mix(resid),
+                   axis=(1, 2)) / (total * batch.n_lam)
+    new_b, new_value, new_y = b.copy(), value.copy(), np.empty_like(b)
+    pending, step = np.arange(batch.size), np.ones(batch.size)
+    for attempt in range(60):
+        sub = batch.take(pending)
+        trial = b[pending] + step[pending, None, None] * delta[pending]
+        val, slack, y = _objective(sub, eps[pending], trial)
+        ok = val <= value[pending] + 1e-4 * step[pending] * np.minimum(slope[pending], 0) + slack
+        if attempt == 59:
+            ok[:] = True
+        done = pending[ok]
+        new_b[done], new_value[done], new_y[done] = trial[ok], val[ok], y[ok]
+        pending = pending[~ok]
+        if not pending.size:
+            break
+        step[pending] *= 0.5
+    return new_b, new_value, new_y, step
 
 
 @dataclass(frozen=True)
 class _Fit:
-    probs: np.ndarray
-    dual: np.ndarray        # B = Nλ A = Q − P at the solution (K, G)
-    n_iter: int
-    residual: float
-    converged: bool
+    """One round of every point: deviations, duals and solver diagnostics."""
+
+    deviation: np.ndarray   # (P, K, G) Y − 1/K
+    dual: np.ndarray        # (P, K, G) B = Nλ A = Q − P
+    n_iter: np.ndarray      # (P,)
+    residual: np.ndarray    # (P,) max |B − (Q − P)|
+    converged: np.ndarray   # (P,)
+    step_error: np.ndarray  # (P,) size of the Newton step not taken (error estimate)
 
 
-def _objective(problem, targets, b):
-    """Count-weighted objective / N, in the scaled dual variable B = Nλ A."""
-    z = problem.mix(b) / problem.n_lam
-    ce = _logsumexp(z) - np.sum(targets * z, axis=0)
-    per_group = ce + 0.5 * np.sum(b * z, axis=0)
-    return float(np.sum(problem.weights * per_group) / problem.weights.sum()), z
+def _fit_exact(batch, eps, start, tol, max_iter):
+    """Stacked Newton with Armijo search; per-point convergence masks.
 
+    A point stops when max|r| ≤ tol · max|ε|, r = P − Q + B: the tolerance is
+    relative to the targets' deviation from uniform, whose scale the solution
+    shares, so a round far into the near-uniform regime is solved as
+    precisely as the teacher.
 
-def _newton_direction(problem, probs, resid):
-    """Solve J Δ = −r with J Δ = Δ + α H_g (self Δ_g + Σ_b Φ(a_g, b) s_b).
-
-    α = 1/(Nλ), H_g the softmax Jacobian of group g and s_b = Σ_{h∈b} n_h Δ_h.
-    With R_g = I + α·self·H_g, Δ_g = −R_g⁻¹ r_g − α R_g⁻¹ H_g w_{a(g)} where
-    w = Φ_cls s, which leaves the K² × K² system s_b + V_b w_b = −U_b.
+    Error estimate of a finished point: after a step Δ that cut the residual
+    by q = |r_new| / |r_old| < 1/2, the remaining error is about
+    |Δ| q / (1 − q) (the step still to take, from the observed contraction);
+    otherwise (no step taken, or slow contraction) the next Newton step is
+    computed and its size is the estimate.
     """
-    k, g = probs.shape
-    alpha = 1.0 / problem.n_lam
-    jac = np.einsum("ig,ij->gij", probs, np.eye(k)) - np.einsum("ig,jg->gij", probs, probs)
-    reg = np.eye(k)[None] + alpha * problem.self_coef * jac
-    rinv_r = np.linalg.solve(reg, resid.T[:, :, None])[:, :, 0]        # (G, K)
-    rinv_h = np.linalg.solve(reg, jac)                                   # (G, K, K)
-    kc = problem.n_classes
-    u = np.zeros((kc, k))
-    v = np.zeros((kc, k, k))
-    np.add.at(u, problem.true, problem.weights[:, None] * rinv_r)
-    np.add.at(v, problem.true, alpha * problem.weights[:, None, None] * rinv_h)
-    system = np.eye(kc * k) + np.einsum("bij,ab->biaj", v, problem.class_gram).reshape(
-        kc * k, kc * k)
-    # scipy's LAPACK: numpy's bundled OpenBLAS can be very slow on small dense
-    # systems when cores are oversubscribed.
-    s = scipy.linalg.solve(system, -u.reshape(-1)).reshape(kc, k)
-    w = problem.class_gram @ s                                            # (Kc, K)
-    delta = -rinv_r - alpha * np.einsum("gij,gj->gi", rinv_h, w[problem.true])
-    return delta.T
-
-
-def _fit_exact(problem, targets, tol, max_iter, start=None):
-    """Newton with Armijo backtracking on the reduced convex objective.
-
-    ``start``: initial B, e.g. the previous round's solution (warm start).
-    """
-    b = np.zeros_like(targets) if start is None else start
-    value, z = _objective(problem, targets, b)
-    probs = _softmax(np, z)
-    n_iter = 0
-    for n_iter in range(1, max_iter + 1):
-        resid = probs - targets + b
-        if np.max(np.abs(resid)) <= tol:
-            n_iter -= 1
+    size = batch.size
+    b = start.copy()
+    value, _, y = _objective(batch, eps, b)
+    dev = _deviation(y)
+    scale = np.abs(eps).max(axis=(1, 2))
+    n_iter, residual = np.zeros(size, int), np.zeros(size)
+    converged, step_error = np.zeros(size, bool), np.zeros(size)
+    last_step, last_resid = np.zeros(size), np.full(size, np.inf)
+    active = np.arange(size)
+    mask = batch.present[:, None, :]
+    for it in range(max_iter + 1):
+        resid = (dev[active] - eps[active] + b[active]) * mask[active]
+        rmax = np.abs(resid).max(axis=(1, 2))
+        done = (rmax <= tol * scale[active]) | (it == max_iter)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            q = rmax / last_resid[active]
+        cheap = done & (q < 0.5)
+        need = ~cheap
+        sub = batch.take(active[need])
+        delta = _direction(sub, dev[active[need]] + 1.0 / batch.n_classes, resid[need])
+        finished = active[done]
+        residual[finished] = rmax[done]
+        converged[finished] = rmax[done] <= tol * scale[finished]
+        step_error[active[cheap]] = last_step[active[cheap]] * q[cheap] / (1 - q[cheap])
+        slow = done[need]
+        step_error[active[need][slow]] = np.abs(delta[slow]).max(axis=(1, 2))
+        go = ~slow
+        active, delta, resid = active[need][go], delta[go], resid[need][go]
+        if not active.size:
             break
-        delta = _newton_direction(problem, probs, resid)
-        b, value, probs = _line_search(problem, targets, b, value, delta, resid)
-    resid = float(np.max(np.abs(probs - targets + b)))
-    return _Fit(probs, targets - probs, n_iter, resid, resid <= tol)
+        b[active], value[active], y_new, taken = _line_search(
+            sub.take(go), eps[active], b[active], value[active], delta, resid)
+        dev[active] = _deviation(y_new)
+        last_step[active] = taken * np.abs(delta).max(axis=(1, 2))
+        last_resid[active] = np.abs(resid).max(axis=(1, 2))
+        n_iter[active] += 1
+    return _Fit(dev, eps - dev, n_iter, residual, converged, step_error)
 
 
-def _line_search(problem, targets, b, value, delta, resid):
-    # slope = ∇L·Δ, with ∇_B L = (1/(N² λ)) diag(n) M r (see the module notes).
-    total = problem.weights.sum()
-    slope = float(np.sum(problem.weights * delta * problem.mix(resid))
-                  / (total * problem.n_lam))
-    # Near the optimum L changes by less than its round-off; allow that much.
-    slack = 1e-13 * (abs(value) + 1.0)
-    step = 1.0
-    for _ in range(60):
-        new_b = b + step * delta
-        new_value, z = _objective(problem, targets, new_b)
-        if new_value <= value + 1e-4 * step * min(slope, 0.0) + slack:
-            return new_b, new_value, _softmax(np, z)
-        step *= 0.5
-    return new_b, new_value, _softmax(np, z)
+def _linear_operator(batch):
+    """Right factors (P, G, G): Y⁽ᵗ⁾ − u = (Y⁽ᵗ⁻¹⁾ − u) @ op, op = Mᵀ(Mᵀ + KNλ I)⁻¹."""
+    g = batch.weights.shape[1]
+    eye = np.broadcast_to(np.eye(g), (batch.size, g, g))
+    mix_t = batch.mix(eye.copy())            # row h -> Gram map of e_h: Mᵀ
+    shift = batch.n_classes * batch.n_lam[:, None, None]
+    system = np.swapaxes(mix_t + shift * np.eye(g), 1, 2)
+    return np.swapaxes(np.linalg.solve(system, np.swapaxes(mix_t, 1, 2)), 1, 2)
 
 
-def _linear_operator(problem):
-    """Right factor (G, G): Y⁽ᵗ⁾ − u = (Y⁽ᵗ⁻¹⁾ − u) @ op, op = Mᵀ(Mᵀ + KNλ I)⁻¹."""
-    g = problem.true.size
-    mix_t = problem.mix(np.eye(g))           # row h -> Gram map of e_h: Mᵀ
-    shift = problem.n_classes * problem.n_lam
-    return scipy.linalg.solve((mix_t + shift * np.eye(g)).T, mix_t.T).T
+def _fit_linear(eps, op):
+    dev = eps @ op
+    zeros = np.zeros(eps.shape[0])
+    return _Fit(dev, eps - dev, zeros.astype(int), zeros, np.ones(eps.shape[0], bool), zeros)
 
 
-def _fit_linear(problem, targets, op):
-    u = 1.0 / problem.n_classes
-    probs = u + (targets - u) @ op
-    return _Fit(probs, targets - probs, 0, 0.0, True)
+@dataclass(frozen=True)
+class _Path:
+    """Rounds t = 1..T of every point, stacked on axis 1."""
+
+    targets: np.ndarray     # (P, T, K, G) ε of each round's targets
+    deviation: np.ndarray   # (P, T, K, G)
+    error: np.ndarray       # (P, T) bound on every deviation entry
+    target_error: np.ndarray  # (P, T)
+    n_iter: np.ndarray
+    residual: np.ndarray
+    converged: np.ndarray
 
 
-def _iterate_rounds(problem, rounds, method, tol=1e-10, max_iter=200):
-    """Yield the fit of each round t = 1..rounds (targets = previous outputs)."""
-    targets = problem.onehot_given()
-    op = _linear_operator(problem) if method == "linear" else None
-    start = None
+def _run_rounds(batch, eps, eps_error, rounds, method, tol, max_iter):
+    """Fits t = 1..rounds, each trained on the previous outputs as deviations.
+
+    Error estimate: E_t = γ_t E_{t−1} + local_t, where local_t is twice the
+    size of the Newton step the solver would still take (first-order error of
+    the round's own solve) plus rounding, and γ_t = μ h / (μ h + Nλ) bounds how
+    much an error in the targets moves the outputs (μ the Gram map's largest
+    eigenvalue, h ≥ the largest eigenvalue of the softmax Jacobians; at
+    uniform outputs γ = ψ of Result 2). Margins are judged against
+    ``_SAFETY`` · E_t.
+    """
+    k = batch.n_classes
+    mu = batch.top_eigenvalue()
+    op = _linear_operator(batch) if method == "linear" else None
+    start = np.zeros_like(eps)
+    out = {name: [] for name in _Path.__dataclass_fields__}
     for _ in range(rounds):
-        fit = (_fit_linear(problem, targets, op) if op is not None
-               else _fit_exact(problem, targets, tol, max_iter, start))
-        yield fit
-        targets, start = fit.probs, fit.dual
+        fit = (_fit_linear(eps, op) if op is not None
+               else _fit_exact(batch, eps, start, tol, max_iter))
+        mask = batch.present[:, None, :]
+        dev = fit.deviation * mask
+        top = (np.abs(dev).max(axis=(1, 2)) + 1.0 / k)
+        h = 1.0 / k if op is not None else np.minimum(top, 1.0)
+        gain = mu * h / (mu * h + batch.n_lam)
+        size = np.abs(dev).max(axis=(1, 2))
+        logit_size = np.abs(batch.logits(np.abs(fit.dual * mask))).max(axis=(1, 2))
+        local = 2 * fit.step_error + 8 * _EPS * (k * size + top * logit_size)
+        error = gain * eps_error + local
+        for name, value in (("targets", eps), ("deviation", dev), ("error", error),
+                            ("target_error", eps_error), ("n_iter", fit.n_iter),
+                            ("residual", fit.residual), ("converged", fit.converged)):
+            out[name].append(value)
+        old = np.abs(eps).max(axis=(1, 2))
+        ratio = np.divide(size, old, out=np.zeros_like(size), where=old > 0)
+        start = fit.dual * mask * ratio[:, None, None]
+        eps, eps_error = dev, error
+    return _Path(**{name: np.stack(vals, axis=1) for name, vals in out.items()})
 
 
-def _pll_fit(problem, teacher, method, pll_topk, ties, tol, max_iter):
-    targets = np.asarray(pll_targets(teacher, k=pll_topk, ties=ties), dtype=float)
-    if method == "linear":
-        return targets, _fit_linear(problem, targets, _linear_operator(problem))
-    return targets, _fit_exact(problem, targets, tol, max_iter)
+def _judge_path(batch, path):
+    """Verdicts (P, T, G) of the training groups: 1 right, 0 undecided, −1 wrong."""
+    right, undecided = judge_predictions(path.deviation, batch.true,
+                                         _SAFETY * path.error[..., None])
+    return _verdicts(right, undecided) * batch.present[:, None, :]
+
+
+def _verdicts(right, undecided):
+    return np.where(right, 1, np.where(undecided, 0, -1)).astype(np.int8)
+
+
+def _fresh(batch, path):
+    """Fresh logits (P, T, K, K) and verdicts (P, T, K) of a new instance of each class."""
+    b = path.targets - path.deviation
+    shape = b.shape
+    flat = b.reshape(-1, *shape[2:])
+    rep = lambda x: np.repeat(x, shape[1], axis=0)
+    sub = _Batch(rep(batch.weights), rep(batch.class_gram), rep(batch.self_coef),
+                 rep(batch.n_lam))
+    logits = sub.fresh_logits(flat).reshape(*shape[:2], *sub.class_gram.shape[1:])
+    # each entry of B is off by at most the targets' plus the outputs' bound
+    err_b = _SAFETY * (path.error + path.target_error)
+    reach = (batch.class_gram @ batch.weights.reshape(batch.size, -1, batch.n_classes)
+             .sum(-1)[..., None])[..., 0] / batch.n_lam[:, None]          # (P, K)
+    rounding = 8 * _EPS * np.abs(sub.fresh_logits(np.abs(flat))).max(axis=1).reshape(
+        shape[0], shape[1], -1)
+    error = err_b[..., None] * reach[:, None, :] + rounding
+    right, undecided = judge_predictions(logits, np.arange(batch.n_classes), error)
+    return logits, _verdicts(right, undecided)
+
+
+def _accuracies(weights, verdicts, sets):
+    """Count-weighted fraction right per set (..., len(sets)); NaN if empty or undecided."""
+    out = []
+    for mask in sets:
+        w = weights * mask
+        total = w.sum(axis=-1)
+        right = (w[:, None, :] * (verdicts == 1)).sum(axis=-1) if verdicts.ndim == 3 \
+            else (w * (verdicts == 1)).sum(axis=-1)
+        open_ = ((w > 0)[:, None, :] if verdicts.ndim == 3 else w > 0) & (verdicts == 0)
+        tot = total[:, None] if verdicts.ndim == 3 else total
+        with np.errstate(invalid="ignore", divide="ignore"):
+            acc = np.where((tot > 0) & ~open_.any(axis=-1), right / tot, np.nan)
+        out.append(acc)
+    return np.stack(out, axis=-1)
+
+
+@dataclass(frozen=True)
+class _BatchResult:
+    """Everything :func:`_solve_batch` computes for P points (arrays lead with P)."""
+
+    batch: _Batch
+    method: str
+    path: _Path
+    verdicts: np.ndarray        # (P, T, G)
+    accuracy: np.ndarray        # (P, T, 3) all, clean, noisy
+    fresh_logits: np.ndarray    # (P, T, K, K)
+    fresh_verdicts: np.ndarray  # (P, T, K)
+    fresh_accuracy: np.ndarray  # (P, T)
+    pll: Any = None             # _BatchResult of the PLL student (T = 1), or None
+    pll_targets: Any = None     # (P, K, G)
+
+    @property
+    def undecided(self):
+        """Undecided training groups per point and round (P, T) (absent groups aside)."""
+        return np.sum((self.verdicts == 0) & self.batch.present[:, None, :], axis=-1)
+
+
+def _solve_batch(batch, rounds, method="exact", pll_topk=None, ties="split", tol=1e-10,
+                 max_iter=200):
+    """Multi-round self-distillation (and the PLL student) for a stack of points."""
+    eps0 = batch.onehot_deviation()
+    result = _judged(batch, method, _run_rounds(batch, eps0, np.full(batch.size, 2 * _EPS),
+                                                rounds, method, tol, max_iter))
+    if pll_topk is None:
+        return result
+    k, g = batch.n_classes, batch.weights.shape[1]
+    teacher = result.path.deviation[:, 0]
+    scores = teacher.transpose(1, 0, 2).reshape(k, -1)
+    tie_tol = np.repeat(_SAFETY * result.path.error[:, 0], g)
+    targets = pll_targets(scores, k=pll_topk, ties=ties, tie_tol=tie_tol)
+    targets = targets.reshape(k, batch.size, g).transpose(1, 0, 2)
+    eps = (targets - 1.0 / k) * batch.present[:, None, :]
+    pll = _judged(batch, method, _run_rounds(batch, eps, np.full(batch.size, 2 * _EPS), 1,
+                                             method, tol, max_iter))
+    return replace(result, pll=pll, pll_targets=targets)
+
+
+def _judged(batch, method, path):
+    verdicts = _judge_path(batch, path)
+    clean = batch.true == batch.given
+    accuracy = _accuracies(batch.weights, verdicts, (np.ones_like(clean), clean, ~clean))
+    logits, fresh = _fresh(batch, path)
+    with np.errstate(invalid="ignore"):
+        fresh_acc = np.where((fresh == 0).any(axis=-1), np.nan, np.mean(fresh == 1, axis=-1))
+    return _BatchResult(batch, method, path, verdicts, accuracy, logits, fresh, fresh_acc)
+
+
+def _undecided_warning(count, where):
+    if count:
+        warnings.warn(f"{where}: {count} margin(s) are below their float64 error bound "
+                      "and reported as undecided (NaN accuracy); pass precision=<digits> "
+                      "to certify them", RuntimeWarning, stacklevel=3)
 
 
 # ---------------------------------------------------------------------------
-# accuracies and the result
+# the result of BlockModel.solve
 # ---------------------------------------------------------------------------
-
-def _accuracy(problem, probs):
-    right = correct_predictions(probs, problem.true)
-    clean = problem.true == problem.given
-    parts = []
-    for mask in (np.ones_like(clean), clean, ~clean):
-        weight = problem.weights[mask].sum()
-        parts.append(float(np.sum(problem.weights[mask] * right[mask]) / weight)
-                     if weight > 0 else math.nan)
-    return Accuracy(*parts)
-
-
-def _fresh(problem, targets, fit, method):
-    logits = problem.fresh_logits(targets, fit.probs)
-    k = problem.n_classes
-    probs = _softmax(np, logits) if method == "exact" else (1.0 + logits) / k
-    acc = float(np.mean(correct_predictions(logits, np.arange(k))))
-    return logits, probs, acc
-
 
 @dataclass(frozen=True)
 class BlockSolution:
@@ -685,23 +980,36 @@ class BlockSolution:
         n_g, possibly fractional.
     probs : ndarray (rounds, K, G)
         ``probs[t-1]`` = Y⁽ᵗ⁾ on each group (t = 1 teacher).
+    deviations : ndarray (rounds, K, G)
+        Y⁽ᵗ⁾ − 1/K, carried by the solver with relative precision (``probs``
+        is 1/K + this and loses it as outputs approach uniform).
+    error : ndarray (rounds,)
+        Estimated bound on every entry of ``deviations[t-1]``, propagated
+        through the rounds (see Notes of :meth:`BlockModel.solve`).
     n_iter, residual, converged : ndarray (rounds,)
-        Newton steps, final ``max|Nλ A − (Q − P)|`` and its ``<= tol`` flag
-        per round (0, 0, True for the linear method).
+        Newton steps, final ``max|Nλ A − (Q − P)|`` and its ``<= tol · max|Q − 1/K|``
+        flag per round (0, 0, True for the linear method).
+    verdicts : ndarray (rounds, G) of int8
+        Per group: 1 right (the true class's deviation beats every other by
+        more than twice the error bound), −1 wrong, 0 **undecided** (float64
+        cannot sign the margin; an exact tie is undecided too), −2 a tie
+        certified at ``precision`` digits (not right).
     accuracy : tuple of Accuracy
         Label-correction accuracy per round, count-weighted: ``all``, ``clean``
-        (given = true), ``noisy``; NaN for an empty set. A group is correct iff
-        its output at the true class beats every other output by more than
-        ``labelavg.distill.TIE_TOL``: **a tie for the top is counted as wrong**
-        (:func:`labelavg.distill.correct_predictions`).
+        (given = true), ``noisy``; NaN for an empty set or one with an
+        undecided group.
+    undecided : ndarray (rounds,)
+        Number of undecided groups per round.
     fresh_logits, fresh_probs : ndarray (rounds, K, K)
         Outputs for a new instance of each class (column a = class a): logits
         (1/(Nλ)) Σ_h n_h (q_h − p_h) Φ(a, a(h)), no self term; probs by softmax
         (exact) or (1 + z)/K (linear).
     fresh_accuracy : ndarray (rounds,)
-        Fraction of classes whose fresh instance is predicted right (ties wrong).
+        Fraction of classes whose fresh instance is predicted right (NaN when
+        a fresh margin is undecided).
     pll_targets, pll_probs : ndarray (K, G)
         The PLL student's top-k targets (from the teacher) and outputs.
+    pll_verdicts : ndarray (G,)
     pll_accuracy : Accuracy
     pll_fresh_logits : ndarray (K, K)
     pll_fresh_accuracy : float
@@ -709,6 +1017,9 @@ class BlockSolution:
         (All PLL fields are None when ``pll_topk`` is None.)
     pll_topk : int or None
     ties : str
+    certified : bool
+        True when every undecided margin was re-solved in high precision
+        (``precision=``), so ``verdicts`` hold certified signs.
     """
 
     model: BlockModel
@@ -717,21 +1028,26 @@ class BlockSolution:
     groups: np.ndarray
     counts: np.ndarray
     probs: np.ndarray
+    deviations: np.ndarray
+    error: np.ndarray
     n_iter: np.ndarray
     residual: np.ndarray
     converged: np.ndarray
+    verdicts: np.ndarray
     accuracy: tuple
     fresh_logits: np.ndarray
     fresh_probs: np.ndarray
     fresh_accuracy: np.ndarray
     pll_targets: np.ndarray
     pll_probs: np.ndarray
+    pll_verdicts: np.ndarray
     pll_accuracy: Any
     pll_fresh_logits: np.ndarray
     pll_fresh_accuracy: float
     pll_residual: float
     pll_topk: int
     ties: str
+    certified: bool = False
 
     @property
     def rounds(self):
@@ -750,16 +1066,21 @@ class BlockSolution:
             text += f", pll_accuracy={accuracies([self.pll_accuracy.all])}"
         return text + ")"
 
+    @property
+    def undecided(self):
+        """Undecided groups per round ``(rounds,)``."""
+        return np.sum(self.verdicts == 0, axis=-1)
+
     def all_right(self, pll=False):
-        """Whether every group is predicted right, per round ``(rounds,)`` (or PLL: bool).
+        """Whether every group is certainly right, per round ``(rounds,)`` (or PLL: bool).
 
         Unlike ``accuracy[t].all == 1`` this does not depend on the group
-        weights, so a group with a tiny count still counts (ties are wrong).
+        weights, so a group with a tiny count still counts. A wrong or an
+        undecided group (ties included) makes it False.
         """
-        true = self.groups[:, 0]
         if pll:
-            return bool(np.all(correct_predictions(self.pll_probs, true)))
-        return np.array([bool(np.all(correct_predictions(p, true))) for p in self.probs])
+            return bool(np.all(self.pll_verdicts == 1))
+        return np.all(self.verdicts == 1, axis=-1)
 
     def expand(self, values):
         """Repeat per-group values (..., G) to instances (..., N) (integer counts).
@@ -773,30 +1094,109 @@ class BlockSolution:
         return np.repeat(np.asarray(values), reps, axis=-1)
 
 
-def _assemble(problem, method, path, pll, pll_topk, ties):
-    targets = [problem.onehot_given()] + [fit.probs for fit in path[:-1]]
-    fresh = [_fresh(problem, q, fit, method) for q, fit in zip(targets, path)]
+def _solution(model, lam, result, pll_topk, ties, index=0):
+    """The BlockSolution of point ``index`` of a batch result (present groups only)."""
+    batch, k = result.batch, model.n_classes
+    keep = np.flatnonzero(batch.present[index])
+    dev = result.path.deviation[index][..., keep]
+    fresh = result.fresh_logits[index]
+    # fresh is (rounds, K, K): softmax over the class axis of each round.
+    fresh_probs = (np.stack([_softmax(np, z) for z in fresh]) if result.method == "exact"
+                   else (1.0 + fresh) / k)
     return BlockSolution(
-        model=problem.model, lam=problem.lam, method=method,
-        groups=np.stack([problem.true, problem.given], axis=1),
-        counts=problem.weights.copy(),
-        probs=np.stack([fit.probs for fit in path]),
-        n_iter=np.array([fit.n_iter for fit in path]),
-        residual=np.array([fit.residual for fit in path]),
-        converged=np.array([fit.converged for fit in path]),
-        accuracy=tuple(_accuracy(problem, fit.probs) for fit in path),
-        fresh_logits=np.stack([f[0] for f in fresh]),
-        fresh_probs=np.stack([f[1] for f in fresh]),
-        fresh_accuracy=np.array([f[2] for f in fresh]),
-        **_pll_fields(problem, method, pll), pll_topk=pll_topk, ties=ties)
+        model=model, lam=lam, method=result.method,
+        groups=np.stack([batch.true[keep], batch.given[keep]], axis=1),
+        counts=batch.weights[index, keep].copy(), probs=1.0 / k + dev, deviations=dev,
+        error=_SAFETY * result.path.error[index], n_iter=result.path.n_iter[index],
+        residual=result.path.residual[index], converged=result.path.converged[index],
+        verdicts=result.verdicts[index][:, keep],
+        accuracy=tuple(Accuracy(*map(float, a)) for a in result.accuracy[index]),
+        fresh_logits=fresh, fresh_probs=fresh_probs,
+        fresh_accuracy=result.fresh_accuracy[index],
+        **_pll_fields(result, index, keep, k), pll_topk=pll_topk, ties=ties)
 
 
-def _pll_fields(problem, method, pll):
-    names = ("pll_targets", "pll_probs", "pll_accuracy", "pll_fresh_logits",
-             "pll_fresh_accuracy", "pll_residual")
+def _pll_fields(result, index, keep, k):
+    names = ("pll_targets", "pll_probs", "pll_verdicts", "pll_accuracy",
+             "pll_fresh_logits", "pll_fresh_accuracy", "pll_residual")
+    pll = result.pll
     if pll is None:
         return dict.fromkeys(names)
-    targets, fit = pll
-    logits, _, fresh_acc = _fresh(problem, targets, fit, method)
-    return dict(zip(names, (targets, fit.probs, _accuracy(problem, fit.probs), logits,
-                            fresh_acc, fit.residual)))
+    return dict(zip(names, (
+        result.pll_targets[index][:, keep], 1.0 / k + pll.path.deviation[index, 0][:, keep],
+        pll.verdicts[index, 0, keep], Accuracy(*map(float, pll.accuracy[index, 0])),
+        pll.fresh_logits[index, 0], float(pll.fresh_accuracy[index, 0]),
+        float(pll.path.residual[index, 0]))))
+
+
+# ---------------------------------------------------------------------------
+# the certificate (precision=)
+# ---------------------------------------------------------------------------
+
+def _certify(result, index, precision, pll_topk, ties):
+    """Re-solve point ``index`` in mpmath where float64 left margins undecided.
+
+    Returns the batch result with those verdicts replaced by certified signs;
+    a margin within 10^(−precision/2) of its round's scale is a tie at that
+    precision, and a tie is not a correct prediction (verdict ``_TIE``).
+    """
+    from ._mp import solve_mp
+
+    batch = result.batch
+    one = batch.take([index])
+    res = _BatchResult(one, result.method, _take_path(result.path, index),
+                       result.verdicts[[index]], result.accuracy[[index]],
+                       result.fresh_logits[[index]], result.fresh_verdicts[[index]],
+                       result.fresh_accuracy[[index]])
+    pll = None if result.pll is None else _certify_parts(result.pll, index)
+    open_rounds = np.flatnonzero((res.verdicts[0] == 0).any(-1)
+                                 | (res.fresh_verdicts[0] == 0).any(-1))
+    pll_open = pll is not None and bool(np.any(pll.verdicts == 0) or
+                                        np.any(pll.fresh_verdicts == 0))
+    if not open_rounds.size and not pll_open:
+        return res, pll, result.pll_targets[[index]] if pll is not None else None
+    k = batch.n_classes
+    rounds = int(open_rounds.max()) + 1 if open_rounds.size else 1
+    present = np.flatnonzero(one.present[0])
+    starts = (res.path.targets - res.path.deviation)[0][..., present]     # Newton's start only
+    mp = solve_mp(one.class_gram[0], one.weights[0].reshape(k, k), one.n_lam[0],
+                  one.self_coef[0], rounds, precision,
+                  pll_topk if pll_open else None, ties, starts=starts)
+    for t in range(rounds):
+        _settle(res.verdicts[0, t], present, mp.margins[t], mp.tie * mp.scale[t])
+        _settle(res.fresh_verdicts[0, t], np.arange(k), mp.fresh[t],
+                mp.tie * k * mp.scale[t] * one.weights[0].sum() / one.n_lam[0])
+    if pll_open:
+        _settle(pll.verdicts[0, 0], present, mp.pll, mp.tie * mp.scale[0])
+        _settle(pll.fresh_verdicts[0, 0], np.arange(k), mp.pll_fresh,
+                mp.tie * k * mp.scale[0] * one.weights[0].sum() / one.n_lam[0])
+    return (_rejudged(res), None if pll is None else _rejudged(pll),
+            None if pll is None else result.pll_targets[[index]])
+
+
+def _take_path(path, index):
+    return _Path(**{name: getattr(path, name)[[index]] for name in _Path.__dataclass_fields__})
+
+
+def _certify_parts(part, index):
+    return _BatchResult(part.batch.take([index]), part.method, _take_path(part.path, index),
+                        part.verdicts[[index]].copy(), part.accuracy[[index]],
+                        part.fresh_logits[[index]], part.fresh_verdicts[[index]].copy(),
+                        part.fresh_accuracy[[index]])
+
+
+def _settle(verdicts, positions, margins, tie):
+    """Replace undecided entries (0) by the sign of the mp margin (or ``_TIE``)."""
+    for pos, margin in zip(positions, margins):
+        if verdicts[pos] == 0:
+            verdicts[pos] = 1 if margin > tie else (-1 if margin < -tie else _TIE)
+
+
+def _rejudged(res):
+    batch = res.batch
+    clean = batch.true == batch.given
+    accuracy = _accuracies(batch.weights, res.verdicts, (np.ones_like(clean), clean, ~clean))
+    fresh = res.fresh_verdicts
+    with np.errstate(invalid="ignore"):
+        fresh_acc = np.where((fresh == 0).any(axis=-1), np.nan, np.mean(fresh == 1, axis=-1))
+    return replace(res, accuracy=accuracy, fresh_accuracy=fresh_acc)

@@ -12,6 +12,7 @@ teacher's partial labels: Q_i uniform over the top-k classes of Y⁽¹⁾_i.
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -21,13 +22,13 @@ from .fixed_point import _Dual, _Primal, _newton, warn_unconverged
 from .gram import Spectrum, round_filter, spectrum
 
 __all__ = ["Accuracy", "DistillPath", "distill", "linear_path", "pll_targets",
-           "correct_predictions", "TIES", "TIE_TOL"]
+           "correct_predictions", "judge_predictions", "rounding_error", "TIES"]
 
 #: Tie rules for the k-th place of the PLL targets, see :func:`pll_targets`.
 TIES = ("split", "all", "index")
 
-#: Two probabilities closer than this are tied (PLL targets and accuracy).
-TIE_TOL = 1e-9
+#: Units in the last place a computed score is trusted to (rounding only).
+_ULPS = 8
 
 
 @dataclass(frozen=True)
@@ -186,12 +187,20 @@ def _distill_exact(source, onehot, lam, rounds, pll_topk, ties, true, tol, max_i
         result = fit(targets, init)
         fits.append(result)
         targets, init = result.probs, result.coef
-    q_pll = pll_targets(fits[0].probs, pll_topk, ties)
+    q_pll = pll_targets(fits[0].probs, pll_topk, ties, tie_tol=_fit_error(fits[0]))
     pll_fit = fit(q_pll, fits[0].coef)
     warn_unconverged(fits + [pll_fit], tol, "distill")
     probs = np.stack([f.probs for f in fits])
     return _path(probs, q_pll, pll_fit.probs, "exact", problem.lam,
                  tuple(fits) + (pll_fit,), onehot, true)
+
+
+def _fit_error(fit):
+    """Error bound of a fit's probabilities: 10× its residual, at least rounding.
+
+    The residual is relative to outputs of size O(1) (:func:`labelavg.fit_probs`).
+    """
+    return np.maximum(10.0 * fit.residual, rounding_error(fit.probs))
 
 
 def _distill_linear(source, onehot, lam, rounds, pll_topk, ties, true):
@@ -207,9 +216,10 @@ def _path(probs, q_pll, pll_probs, method, lam, fits, onehot, true):
     if true is None:
         return DistillPath(probs, q_pll, pll_probs, method, lam, fits, None, None)
     given = onehot.argmax(axis=0)
-    acc = tuple(_accuracy(p, true, given) for p in probs)
+    errors = [_fit_error(f) for f in fits] or [None] * (probs.shape[0] + 1)
+    acc = tuple(_accuracy(p, true, given, e) for p, e in zip(probs, errors))
     return DistillPath(probs, q_pll, pll_probs, method, lam, fits, acc,
-                       _accuracy(pll_probs, true, given))
+                       _accuracy(pll_probs, true, given, errors[-1]))
 
 
 # ---------------------------------------------------------------------------
@@ -276,14 +286,15 @@ def linear_path(gram, targets, lam, rounds, *, features=None, spectrum=None):
 # PLL targets and accuracy
 
 
-def pll_targets(probs, k=2, ties="split", tie_tol=TIE_TOL):
+def pll_targets(probs, k=2, ties="split", tie_tol=None):
     """Partial-label targets: each column uniform over its top-k classes.
 
     Parameters
     ----------
     probs : array (K, N)
         Teacher outputs Y⁽¹⁾: probabilities, or any finite scores that rank the
-        classes (the linearised outputs can leave [0, 1]).
+        classes (the linearised outputs can leave [0, 1]; deviations p − 1/K
+        rank them with full relative precision near uniform).
     k : int
         Size of the partial label set, 1 <= k <= K - 1.
     ties : {"split", "all", "index"}
@@ -296,8 +307,11 @@ def pll_targets(probs, k=2, ties="split", tie_tol=TIE_TOL):
           column may spread over more than k classes.
         - ``"index"``: ties broken in favour of the lowest class index (exactly
           k classes, deterministic but biased).
-    tie_tol : float
-        Probabilities closer than this are tied.
+    tie_tol : float or array (N,), optional
+        Absolute error bound of the scores (per column): two scores closer
+        than this are tied. Default: the rounding error of the scores
+        themselves, :func:`rounding_error` (pass a solver's own error bound,
+        e.g. from its residual, when the scores come from one).
 
     Returns
     -------
@@ -318,9 +332,10 @@ def pll_targets(probs, k=2, ties="split", tie_tol=TIE_TOL):
     if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 1 <= k < n_classes:
         raise ValueError(f"k must be an integer in 1..{n_classes - 1}, got {k!r}")
     _checks.choice("ties", ties, set(TIES))
+    tie_tol = _tolerance("tie_tol", tie_tol, probs)
     kth = -np.sort(-probs, axis=0)[k - 1]
-    above = probs > kth + tie_tol
-    tied = ~above & (probs >= kth - tie_tol)
+    above = probs > kth + 2 * tie_tol
+    tied = ~above & (probs >= kth - 2 * tie_tol)
     if ties == "all":
         members = (above | tied).astype(float)
         return members / members.sum(axis=0)
@@ -331,21 +346,79 @@ def pll_targets(probs, k=2, ties="split", tie_tol=TIE_TOL):
     return (above | chosen) / k
 
 
-def correct_predictions(probs, true_labels, tie_tol=TIE_TOL):
-    """Boolean (N,): p[true] exceeds every other output by more than ``tie_tol``.
+def rounding_error(scores):
+    """Rounding-level error bound of each column of ``scores`` (K, N) -> (N,).
 
-    A tie for the largest output is *not* a correct prediction.
+    A few units in the last place of the column's largest magnitude: what
+    float64 scores carry when nothing else is known about their error.
     """
-    probs = np.asarray(probs, dtype=float)
-    cols = np.arange(probs.shape[1])
-    own = probs[true_labels, cols]
-    others = probs.copy()
-    others[true_labels, cols] = -np.inf
-    return own > others.max(axis=0) + tie_tol
+    scores = np.asarray(scores, dtype=float)
+    return _ULPS * np.finfo(float).eps * np.abs(scores).max(axis=-2)
 
 
-def _accuracy(probs, true, given):
-    right = correct_predictions(probs, true)
+def _tolerance(name, tol, scores):
+    if tol is None:
+        return rounding_error(scores)
+    tol = np.asarray(tol, dtype=float)
+    if np.any(~np.isfinite(tol)) or np.any(tol < 0):
+        raise ValueError(f"{name} must be finite and >= 0, got {tol!r}")
+    return tol
+
+
+def judge_predictions(scores, true_labels, error=None):
+    """Right / undecided flags of argmax predictions, decided against an error bound.
+
+    Parameters
+    ----------
+    scores : array (..., K, N)
+        Outputs whose argmax is the prediction: probabilities, logits, or
+        deviations p − 1/K (the same order, better relative precision).
+    true_labels : int array (N,)
+    error : float or array broadcastable to (..., N), optional
+        Absolute error bound of every score of a column; default the
+        rounding error of the scores (:func:`rounding_error`).
+
+    Returns
+    -------
+    right, undecided : bool arrays (..., N)
+        With margin = score[true] − max of the other scores: right iff
+        margin > 2·error, undecided iff |margin| ≤ 2·error (float64 cannot
+        sign it; an exact tie is undecided too), wrong otherwise.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> right, undecided = judge_predictions([[0.5, 0.6, 0.3], [0.5, 0.4, 0.7]], [0, 0, 0])
+    >>> right.tolist(), undecided.tolist()
+    ([False, True, False], [True, False, False])
+    """
+    scores = np.asarray(scores, dtype=float)
+    true = np.asarray(true_labels)
+    cols = np.arange(true.size)
+    own = scores[..., true, cols]
+    others = scores.copy()
+    others[..., true, cols] = -np.inf
+    margin = own - others.max(axis=-2)
+    bound = 2 * _tolerance("error", error, scores)
+    return margin > bound, np.abs(margin) <= bound
+
+
+def correct_predictions(probs, true_labels, error=None):
+    """Boolean (..., N): the true class's output wins by more than the error bound.
+
+    A tie for the largest output, or a margin float64 cannot sign
+    (:func:`judge_predictions`), is *not* a correct prediction.
+    """
+    return judge_predictions(probs, true_labels, error)[0]
+
+
+def _accuracy(probs, true, given, error=None):
+    """Accuracy of each set; NaN when it is empty or holds an undecided instance."""
+    right, undecided = judge_predictions(probs, true, error)
+    if undecided.any():
+        warnings.warn(f"{int(undecided.sum())} instance(s) have margins below their "
+                      "error bound: accuracy reported as NaN (undecided)",
+                      RuntimeWarning, stacklevel=4)
     clean = true == given
-    return Accuracy(*(float(right[m].mean()) if m.any() else math.nan
-                      for m in (np.ones_like(clean), clean, ~clean)))
+    return Accuracy(*(float(right[m].mean()) if m.any() and not undecided[m].any()
+                      else math.nan for m in (np.ones_like(clean), clean, ~clean)))

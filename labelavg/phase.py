@@ -16,17 +16,13 @@ every round is read off the same solution.
 
 from __future__ import annotations
 
-import math
-import sys
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from itertools import product
 
 import numpy as np
 
-from . import _checks, noise
-from .block import BlockModel
-from .theorems import full_accuracy
+from . import _checks
+from .sweep import GRID, _grid, solve_points
 
 __all__ = ["AXES", "NOISES", "PhaseDiagram", "phase_diagram"]
 
@@ -51,7 +47,8 @@ class PhaseDiagram:
     values : dict of str → ndarray (len(axis 0), len(axis 1))
         ``label_correction`` (all instances), ``label_correction_clean``,
         ``label_correction_noisy``, ``fresh`` (fresh-instance accuracy) and
-        ``all_right`` (bool: every group right, ties counted wrong) at the
+        ``all_right`` (bool: every group certainly right; a tie or a margin
+        float64 cannot sign is not) at the
         round on the t axis (or at t = ``rounds`` when t is fixed);
         ``teacher_label_correction`` and ``teacher_fresh`` (t = 1);
         ``pll_label_correction``, ``pll_fresh`` and ``pll_all_right`` for the
@@ -60,7 +57,9 @@ class PhaseDiagram:
         ``t_star``: the linearised least round of Result 3
         (:func:`labelavg.theorems.full_accuracy`), NaN when infeasible;
         ``least_round``: the least t ≤ ``params["max_rounds"]`` at which the
-        solved method (``method``) gets every group right, NaN if none.
+        solved method (``method``) gets every group right, NaN if none (or if
+        a round with undecided margins comes first). Accuracies are NaN where
+        a margin is undecided in float64 (see :meth:`BlockModel.solve`).
         Both are constant along a t axis.
     method : str
         ``"exact"`` or ``"linear"``.
@@ -133,11 +132,11 @@ def phase_diagram(*, eta, rounds, lam, c, d, n_classes, n_per_class, noise="symm
     axes : pair of str, optional
         Order of the two axes; default the order of :data:`AXES`.
     n_jobs : int
-        Worker processes; results do not depend on it (points are returned in
-        grid order).
+        Worker processes for the batches of points; results do not depend on
+        it. Points are solved in stacks (:func:`labelavg.sweep.sweep`).
     progress : callable or bool, optional
-        ``progress(done, total)`` after each solved point; True draws a bar on
-        stderr.
+        ``progress(done, total)`` (in points) after each solved batch; True
+        shows a tqdm bar.
 
     Returns
     -------
@@ -184,7 +183,9 @@ def phase_diagram(*, eta, rounds, lam, c, d, n_classes, n_per_class, noise="symm
                     rounds=max_rounds)
     points = [{**fixed, **dict(zip(spatial, combo)), **settings}
               for combo in product(*(grid[n] for n in spatial))]
-    results = _run(points, n_jobs, _reporter(progress))
+    # every point is checked before any work (d < c everywhere, η in range, ...)
+    _grid({name: list(dict.fromkeys(p[name] for p in points)) for name in GRID}, counts)
+    results = _run(points, n_jobs, progress)
     values, boundary = _assemble(names, grid, results, max_rounds)
     fixed.pop("rounds", None)
     settings.pop("rounds")
@@ -236,113 +237,46 @@ def _whole(name, value):
     return _checks.integer_at_least(name, value, 1 if name == "rounds" else 2)
 
 
-def _reporter(progress):
-    if progress is True:
-        return _stderr_bar
-    if progress in (None, False):
-        return None
-    if not callable(progress):
-        raise TypeError(f"progress must be a callable, True or None, got "
-                        f"{type(progress).__name__}")
-    return progress
-
-
-def _stderr_bar(done, total, width=40):
-    filled = width * done // total
-    end = "\n" if done == total else ""
-    sys.stderr.write(f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{total}{end}")
-    sys.stderr.flush()
-
-
 # ---------------------------------------------------------------------------
 # solving
 # ---------------------------------------------------------------------------
 
-def _run(points, n_jobs, report):
-    total = len(points)
-    if n_jobs == 1 or total == 1:
-        results = map(_solve_point, points)
-        return [_tick(r, i, total, report) for i, r in enumerate(results, 1)]
-    chunk = max(1, total // (8 * n_jobs))
-    with ProcessPoolExecutor(max_workers=n_jobs) as pool:
-        results = pool.map(_solve_point, points, chunksize=chunk)
-        return [_tick(r, i, total, report) for i, r in enumerate(results, 1)]
-
-
-def _tick(result, done, total, report):
-    if report is not None:
-        report(done, total)
-    return result
-
-
-def _group_counts(model, transition, counts):
-    if counts == "expected":
-        return dict(transition=transition)
-    n = model.n_per_class
-    if float(n) != int(n):
-        raise ValueError(f'counts="exact" needs an integer n_per_class, got {n!r}')
-    return dict(counts=noise.count_matrix(int(n), transition))
-
-
-def _solve_point(point):
-    """Accuracies per round (arrays of length ``rounds``), PLL and t* at one point."""
-    model = BlockModel(point["n_classes"], point["n_per_class"], point["c"], point["d"])
-    transition = noise.transition_matrix(point["noise"], model.n_classes, point["eta"])
-    hist = _group_counts(model, transition, point["counts"])
-    # a binary point has no top-k partial labels for k >= K: no PLL student there
-    topk = point["pll_topk"]
-    topk = topk if topk is not None and topk < model.n_classes else None
-    sol = model.solve(**hist, lam=point["lam"], rounds=point["rounds"],
-                      method=point["method"], pll_topk=topk)
-    verdict = full_accuracy(model, **hist, lam=point["lam"], max_rounds=point["rounds"],
-                            exact=False)
-    has_pll = sol.pll_accuracy is not None
-    return dict(
-        accuracy=np.array([[a.all, a.clean, a.noisy] for a in sol.accuracy]),
-        fresh=np.asarray(sol.fresh_accuracy, dtype=float),
-        all_right=sol.all_right(),
-        pll=np.array([sol.pll_accuracy.all, sol.pll_fresh_accuracy] if has_pll
-                     else [math.nan, math.nan]),
-        pll_all_right=sol.all_right(pll=True) if has_pll else False,
-        t_star=math.nan if verdict.min_rounds is None else float(verdict.min_rounds))
+def _run(points, n_jobs, progress):
+    """Per-point result arrays (points on axis 0) from the batched solver of :mod:`labelavg.sweep`."""
+    first = points[0]
+    settings = {key: first[key] for key in ("rounds", "method", "pll_topk", "counts")}
+    settings["tol"] = 1e-10
+    grid = [tuple(p[name] for name in GRID) for p in points]
+    return solve_points(grid, settings, progress=progress, n_jobs=n_jobs)
 
 
 def _assemble(names, grid, results, max_rounds):
-    """Arrange per-point results into (len(axis 0), len(axis 1)) arrays."""
+    """Arrange per-point result arrays into (len(axis 0), len(axis 1)) arrays."""
     shape = tuple(len(grid[n]) for n in names)
     spatial = [n for n in names if n != "rounds"]
     # index of each grid cell's point and the round read at it (t - 1)
-    cells = list(product(range(shape[0]), range(shape[1])))
-    point_of, round_of = [], []
-    for cell in cells:
-        where = dict(zip(names, cell))
-        flat = np.ravel_multi_index([where[n] for n in spatial],
-                                    [len(grid[n]) for n in spatial])
-        point_of.append(int(flat))
-        round_of.append(grid["rounds"][where["rounds"]] - 1 if "rounds" in names
-                        else max_rounds - 1)
+    index = dict(zip(names, np.indices(shape).reshape(2, -1)))
+    point = np.ravel_multi_index([index[n] for n in spatial],
+                                 [len(grid[n]) for n in spatial])
+    rnd = (np.asarray(grid["rounds"])[index["rounds"]] - 1 if "rounds" in names
+           else np.full(point.size, max_rounds - 1))
+    acc, pll = results["accuracy"], results["pll"]
 
-    def gather(fn, dtype=float):
-        return np.array([fn(results[p], r) for p, r in zip(point_of, round_of)],
-                        dtype=dtype).reshape(shape)
+    def cells(arr):
+        return np.asarray(arr).reshape(shape)
 
     values = {
-        "label_correction": gather(lambda x, r: x["accuracy"][r, 0]),
-        "label_correction_clean": gather(lambda x, r: x["accuracy"][r, 1]),
-        "label_correction_noisy": gather(lambda x, r: x["accuracy"][r, 2]),
-        "fresh": gather(lambda x, r: x["fresh"][r]),
-        "all_right": gather(lambda x, r: x["all_right"][r], bool),
-        "teacher_label_correction": gather(lambda x, r: x["accuracy"][0, 0]),
-        "teacher_fresh": gather(lambda x, r: x["fresh"][0]),
-        "pll_label_correction": gather(lambda x, r: x["pll"][0]),
-        "pll_fresh": gather(lambda x, r: x["pll"][1]),
-        "pll_all_right": gather(lambda x, r: x["pll_all_right"], bool),
+        "label_correction": cells(acc[point, rnd, 0]),
+        "label_correction_clean": cells(acc[point, rnd, 1]),
+        "label_correction_noisy": cells(acc[point, rnd, 2]),
+        "fresh": cells(results["fresh"][point, rnd]),
+        "all_right": cells(results["all_right"][point, rnd]),
+        "teacher_label_correction": cells(acc[point, 0, 0]),
+        "teacher_fresh": cells(results["fresh"][point, 0]),
+        "pll_label_correction": cells(pll[point, 0]),
+        "pll_fresh": cells(pll[point, 1]),
+        "pll_all_right": cells(results["pll_all_right"][point]),
     }
-    boundary = {"t_star": gather(lambda x, r: x["t_star"]),
-                "least_round": gather(lambda x, r: _least_round(x["all_right"]))}
+    boundary = {"t_star": cells(results["t_star"][point]),
+                "least_round": cells(results["least_round"][point])}
     return values, boundary
-
-
-def _least_round(all_right):
-    hits = np.flatnonzero(all_right)
-    return float(hits[0] + 1) if hits.size else math.nan

@@ -21,8 +21,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import _checks
-from .block import _GroupProblem, _iterate_rounds, symbolic_spectrum
-from .distill import TIE_TOL, correct_predictions
+from .block import _Batch, _certify, _group_counts, _solve_batch, symbolic_spectrum
 
 __all__ = ["Verdict", "SymbolicForms", "full_accuracy", "pll_condition",
            "linear_margins", "symbolic_forms"]
@@ -65,6 +64,10 @@ class Verdict:
         The numbers it was evaluated at (K, n, c, d, λ, θ, φ, ψ, Δ, ...).
     notes : tuple of str
         Caveats found while evaluating (non-uniform m̄, ties, misses).
+    certified : bool
+        The exact answer's undecided float64 margins (if any) were re-solved
+        in high precision (``precision=``), so ``exact_holds`` is certified;
+        without it an undecided margin leaves ``exact_holds`` None.
     """
 
     holds: bool
@@ -76,6 +79,7 @@ class Verdict:
     formula: str
     params: dict = field(default_factory=dict)
     notes: tuple = ()
+    certified: bool = False
 
 
 # ---------------------------------------------------------------------------
@@ -161,19 +165,33 @@ def _linearised(model, lam, mat, delta, max_rounds):
     return _linear_scan(model, lam, mat, max_rounds), formula, notes, False
 
 
-def _exact_scan(problem, max_rounds, tol):
-    """Least t ≤ max_rounds at which every group is right (exact solver)."""
-    for t, fit in enumerate(_iterate_rounds(problem, max_rounds, "exact", tol), 1):
-        if not fit.converged:
+def _exact_scan(model, mat, lam, max_rounds, tol, precision=None):
+    """Least t ≤ max_rounds at which every group is right (exact solver).
+
+    Returns ``(least, undecided)``: ``least`` is None when no round is
+    certainly all right, or when an undecided round comes first (then
+    ``undecided`` is that round).
+    """
+    batch = _Batch.stack([model], [mat], [lam])
+    result = _solve_batch(batch, max_rounds, "exact", tol=tol)
+    if precision is not None:
+        result = _certify(result, 0, precision, None, "split")[0]
+    path = result.path
+    bad = np.flatnonzero(~path.converged[0])
+    verdicts = result.verdicts[0][:, batch.present[0]]
+    for t, row in enumerate(verdicts, 1):
+        if t - 1 in bad:
             raise RuntimeError(f"reduced solver did not converge at round {t}: "
-                               f"residual {fit.residual:.3g}")
-        if np.all(correct_predictions(fit.probs, problem.true)):
-            return t
-    return None
+                               f"residual {path.residual[0, t - 1]:.3g}")
+        if np.all(row == 1):
+            return t, None
+        if not np.any(row < 0):          # no wrong group and no certified tie: open
+            return None, t
+    return None, None
 
 
-def full_accuracy(model, transition=None, lam=None, *, counts=None, max_rounds=50,
-                  exact=True, tol=1e-10):
+def full_accuracy(model, transition=None, *, lam, counts=None, max_rounds=50,
+                  exact=True, tol=1e-10, precision=None):
     """Result 3: when multi-round self-distillation reaches 100% accuracy.
 
     Parameters
@@ -194,6 +212,9 @@ def full_accuracy(model, transition=None, lam=None, *, counts=None, max_rounds=5
         ``exact_holds`` are then None): the linearised verdict only.
     tol : float
         Newton tolerance of the reduced solver.
+    precision : int, optional
+        Certify undecided float64 margins in mpmath at this many digits
+        (see :meth:`BlockModel.solve`).
 
     Returns
     -------
@@ -215,31 +236,47 @@ def full_accuracy(model, transition=None, lam=None, *, counts=None, max_rounds=5
     --------
     >>> from labelavg.block import BlockModel
     >>> T = np.full((4, 4), 0.5 / 3) + (0.5 - 0.5 / 3) * np.eye(4)
-    >>> v = full_accuracy(BlockModel(4, 100, 0.4, 0.1), T, 1e-3)
+    >>> v = full_accuracy(BlockModel(4, 100, 0.4, 0.1), T, lam=1e-3)
     >>> v.min_rounds, v.min_rounds_exact
     (2, 2)
     """
+    _check_model("full_accuracy", model, transition)
     if model.hierarchical:
         raise ValueError("full_accuracy needs a block model (Result 3); got "
                          f"superclass_size={model.superclass_size}")
     lam = _checks.positive_scalar("lam", lam)
     _checks.integer_at_least("max_rounds", max_rounds, 1)
-    problem = _GroupProblem.build(model, transition, counts, lam, True)
-    mat = np.zeros((model.n_classes,) * 2)
-    mat[problem.true, problem.given] = problem.weights
+    mat = _group_counts(model, transition, counts)
     theta, phi, psi = _filters(model, lam)
     delta = _delta(mat)
     linear, formula, notes, uniform = _linearised(model, lam, mat, delta, max_rounds)
-    least = _exact_scan(problem, max_rounds, tol) if exact else None
+    least, undecided = (_exact_scan(model, mat, lam, max_rounds, tol, precision) if exact
+                        else (None, None))
+    if undecided is not None:
+        notes = notes + (f"round {undecided} has margins below their float64 error "
+                         "bound (undecided) before any round is certainly 100% right",)
     params = dict(K=model.n_classes, n=model.n_per_class, c=model.c, d=model.d,
                   lam=lam, theta=theta, phi=phi, psi=psi, delta=delta,
                   ratio=phi / theta, m_bar_uniform=uniform, max_rounds=max_rounds,
-                  histogram="counts" if counts is not None else "n*T")
+                  histogram="counts" if counts is not None else "n*T",
+                  undecided_round=undecided)
     gap = least - linear if least is not None and linear is not None else None
+    exact_holds = None if not exact or undecided is not None else least is not None
     return Verdict(holds=linear is not None, margin=delta, min_rounds=linear,
-                   min_rounds_exact=least, gap=gap,
-                   exact_holds=(least is not None) if exact else None,
-                   formula=formula, params=params, notes=notes)
+                   min_rounds_exact=least, gap=gap, exact_holds=exact_holds,
+                   formula=formula, params=params, notes=notes,
+                   certified=exact and precision is not None)
+
+
+def _check_model(where, model, transition):
+    """TypeError on a swapped call: the order is (model, transition)."""
+    from .block import BlockModel
+
+    if model is not None and not isinstance(model, BlockModel):
+        swap = (" (the order is model, transition: did you swap them?)"
+                if isinstance(transition, BlockModel) else "")
+        raise TypeError(f"{where}: model must be a BlockModel, got "
+                        f"{type(model).__name__}{swap}")
 
 
 # ---------------------------------------------------------------------------
@@ -252,17 +289,19 @@ def _plurality_margin(mat):
     return float(np.min(np.diag(m_c) - others.max(axis=1)))
 
 
-def pll_condition(transition=None, model=None, lam=None, *, counts=None, pll_topk=2,
-                  ties="split", tol=1e-10):
+def pll_condition(model=None, transition=None, *, lam=None, counts=None, pll_topk=2,
+                  ties="split", tol=1e-10, precision=None):
     """Result 4: the PLL student is 100% right iff the plurality condition holds.
 
     Parameters
     ----------
+    model : BlockModel or None
+        With ``lam``: also solve the exact teacher and PLL student (reduced
+        solver) and report whether the student is 100% right. None: the
+        plurality condition only. (Same order as :func:`full_accuracy`:
+        model, then transition; the rest keyword-only.)
     transition : array (K, K), optional
         T[c, j] = P(given label j | true class c); rows = true class, sum to 1.
-    model : BlockModel, optional
-        With ``lam``: also solve the exact teacher and PLL student (reduced
-        solver) and report whether the student is 100% right.
     lam : float, optional
     counts : array (K, K), optional
         Exact group counts instead of ``transition`` (needs ``model``).
@@ -272,6 +311,9 @@ def pll_condition(transition=None, model=None, lam=None, *, counts=None, pll_top
         Tie rule for the k-th place (:func:`labelavg.distill.pll_targets`).
     tol : float
         Newton tolerance.
+    precision : int, optional
+        Certify undecided float64 margins in mpmath at this many digits; an
+        exact tie (symmetric data) is then a certified tie.
 
     Returns
     -------
@@ -291,6 +333,7 @@ def pll_condition(transition=None, model=None, lam=None, *, counts=None, pll_top
     wrong — it fails although the plurality condition holds. Such failures
     are listed in ``notes`` as ties. ``pll_topk`` must be ≤ K − 1.
     """
+    _check_model("pll_condition", model, transition)
     if model is None and counts is not None:
         raise ValueError("counts needs model (its rows must sum to n_per_class)")
     mat = _pll_histogram(transition, counts, model)
@@ -304,8 +347,9 @@ def pll_condition(transition=None, model=None, lam=None, *, counts=None, pll_top
     if model is None or lam is None:
         return Verdict(**verdict)
     sol = model.solve(transition, counts=counts, lam=lam, rounds=1, pll_topk=pll_topk,
-                      ties=ties, tol=tol)
+                      ties=ties, tol=tol, precision=precision)
     exact = _pll_exact(sol, holds)
+    verdict["certified"] = sol.certified
     params.update(exact.pop("params"), n=model.n_per_class, c=model.c, d=model.d,
                   lam=lam)
     verdict.update(exact)
@@ -314,10 +358,7 @@ def pll_condition(transition=None, model=None, lam=None, *, counts=None, pll_top
 
 def _pll_histogram(transition, counts, model):
     if model is not None:
-        problem = _GroupProblem.build(model, transition, counts, 1.0, True)
-        mat = np.zeros((model.n_classes,) * 2)
-        mat[problem.true, problem.given] = problem.weights
-        return mat
+        return _group_counts(model, transition, counts)
     if transition is None:
         raise ValueError("pll_condition needs transition (or counts with model)")
     mat = _checks.finite_array("transition", transition, ndim=2)
@@ -330,26 +371,27 @@ def _pll_histogram(transition, counts, model):
 
 
 def _pll_exact(sol, holds):
-    probs, groups = sol.pll_probs, sol.groups
+    groups, verdicts = sol.groups, sol.pll_verdicts
     true = groups[:, 0]
-    right = correct_predictions(probs, true)
-    own = probs[true, np.arange(true.size)]
-    rivals = probs.copy()
-    rivals[true, np.arange(true.size)] = -np.inf
-    tied = ~right & (np.abs(own - rivals.max(axis=0)) <= TIE_TOL)
-    teacher = sol.probs[0]
+    right, wrong = verdicts == 1, verdicts == -1
+    tied = ~right & ~wrong                      # undecided, or a certified tie
+    # the teacher's top-k misses the true class by more than its error bound
+    teacher = sol.deviations[0]
     kth = -np.sort(-teacher, axis=0)[sol.pll_topk - 1]
-    misses = teacher[true, np.arange(true.size)] < kth - TIE_TOL
+    misses = teacher[true, np.arange(true.size)] < kth - 2 * sol.error[0]
     as_list = lambda mask: [tuple(int(x) for x in g) for g in groups[mask]]
     notes = []
     if tied.any():
-        notes.append(f"PLL student ties for the top on groups {as_list(tied)} "
-                     "(identical partial labels across classes); ties count as wrong")
-    if holds and (~right & ~tied).any():
+        how = ("certified ties" if sol.certified else
+               "ties or margins below the float64 error bound (undecided)")
+        notes.append(f"PLL student ties for the top on groups {as_list(tied)}: {how}; "
+                     "ties count as wrong")
+    if holds and wrong.any():
         notes.append(f"plurality holds but the PLL student is wrong on groups "
-                     f"{as_list(~right & ~tied)}")
-    exact = bool(right.all())
-    sol_params = dict(tied_groups=as_list(tied), wrong_groups=as_list(~right & ~tied),
+                     f"{as_list(wrong)}")
+    settled = sol.certified or not np.any(verdicts == 0) or wrong.any()
+    exact = bool(right.all()) if settled else None
+    sol_params = dict(tied_groups=as_list(tied), wrong_groups=as_list(wrong),
                       topk_misses=as_list(misses), pll_accuracy=sol.pll_accuracy.all,
                       teacher_accuracy=sol.accuracy[0].all)
     return dict(min_rounds_exact=2 if exact else None, exact_holds=exact,

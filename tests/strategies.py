@@ -130,3 +130,21 @@ def prob_columns(draw, n_classes, n_samples, zeros=True):
         q[0, q.sum(axis=0) == 0] = 1.0
         q /= q.sum(axis=0)
     return q
+
+
+@st.composite
+def block_settings(draw, n_classes=st.integers(3, 8), max_rounds=40):
+    """(K, n, c, d, λ, noise, η, rounds): a block model under symmetric or pair noise.
+
+    n in 20..2000, λ log-uniform in 1e-6..1e-1, η up to 99% of the noise
+    model's plurality limit, 1..``max_rounds`` fits.
+    """
+    k = draw(n_classes)
+    n = draw(st.integers(20, 2000))
+    c = draw(st.floats(0.05, 0.95))
+    d = draw(st.floats(0.0, c * 0.95))
+    lam = 10.0 ** draw(st.floats(-6.0, -1.0))
+    name = draw(st.sampled_from(["symmetric", "pair"]))
+    limit = (k - 1) / k if name == "symmetric" else 0.5
+    eta = draw(st.floats(0.0, 0.99)) * limit
+    return k, n, c, d, lam, name, eta, draw(st.integers(1, max_rounds))

@@ -12,7 +12,7 @@ PUBLIC = {
     "SelfDistillation", "SimulationResult", "Spectrum", "Verdict",
     "block_gram", "class_correlation", "confusable_classes", "distill", "fit_probs",
     "full_accuracy", "hierarchical_gram", "linear_path", "phase_diagram",
-    "pll_condition", "pll_targets", "simulate", "spectrum",
+    "pll_condition", "pll_targets", "simulate", "spectrum", "sweep",
 }
 
 
@@ -23,7 +23,8 @@ def test_public_names():
 
 def test_import_is_light():
     code = ("import sys, labelavg; "
-            "print(sorted(m for m in ('cupy', 'matplotlib', 'seaborn', 'torch', 'sklearn') "
+            "print(sorted(m for m in ('cupy', 'matplotlib', 'seaborn', 'torch', 'sklearn', "
+            "'pandas', 'tqdm', 'dask', 'mpmath') "
             "if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"

@@ -235,17 +235,19 @@ def test_noise_free_has_nan_noisy_accuracy():
     assert sol.accuracy[0].all == 1.0
 
 
-def test_top_tie_counts_as_wrong():
+def test_top_tie_is_undecided_never_right():
     # asymmetric noise, strong ridge: every instance of class c gets the partial
-    # label {c, c + 1}, so the student's outputs at c and c + 1 tie exactly
-    sol = BlockModel(4, 100, 0.4, 0.1).solve(asymmetric(4, 0.3), lam=0.1, rounds=1)
+    # label {c, c + 1}, so the student's outputs at c and c + 1 tie exactly;
+    # float64 cannot tell an exact tie from a tiny margin: undecided, not right
+    with pytest.warns(RuntimeWarning, match="undecided"):
+        sol = BlockModel(4, 100, 0.4, 0.1).solve(asymmetric(4, 0.3), lam=0.1, rounds=1)
     assert sol.accuracy[0].all == 1.0
     true = sol.groups[:, 0]
     cols = np.arange(true.size)
     np.testing.assert_allclose(sol.pll_probs[true, cols],
                                sol.pll_probs[(true + 1) % 4, cols], atol=1e-12)
-    assert sol.pll_accuracy.all == 0.0
-    assert sol.pll_fresh_accuracy == 0.0
+    assert np.all(sol.pll_verdicts == 0) and not sol.all_right(pll=True)
+    assert math.isnan(sol.pll_accuracy.all) and math.isnan(sol.pll_fresh_accuracy)
 
 
 def test_pll_topk_range_and_skip():
@@ -313,3 +315,29 @@ def test_solution_is_frozen():
     sol = BlockModel(3, 3, 0.5, 0.1).solve(lam=1e-2, rounds=1)
     with pytest.raises(AttributeError):
         sol.lam = 1.0
+
+
+def test_certificate_settles_an_exact_tie():
+    sol = BlockModel(4, 100, 0.4, 0.1).solve(asymmetric(4, 0.3), lam=0.1, rounds=1,
+                                             precision=30)
+    assert sol.certified and np.all(sol.pll_verdicts == -2)        # certified ties
+    assert sol.pll_accuracy.all == 0.0 and sol.pll_fresh_accuracy == 0.0
+
+
+def test_mp_reference_margins_match_the_float_deviations():
+    # independent 60-digit solve of the issue-8 example: same margins, same signs
+    from labelavg._mp import solve_mp
+
+    model, lam = BlockModel(4, 100, 0.4, 0.1), 5e-2
+    transition = symmetric(4, 0.3)
+    mp = solve_mp(model.class_gram(), 100 * transition, model.n_samples * lam,
+                  1 - model.c, 20, 60)
+    sol = model.solve(transition, lam=lam, rounds=20)
+    true, cols = sol.groups[:, 0], np.arange(sol.groups.shape[0])
+    dev = sol.deviations
+    rival = dev.copy()
+    rival[:, true, cols] = -np.inf
+    margins = dev[:, true, cols] - rival.max(axis=1)
+    ref = np.array(mp.margins)
+    assert np.all(ref > 0) and np.all(sol.verdicts == 1)
+    np.testing.assert_allclose(margins, ref, rtol=1e-6)

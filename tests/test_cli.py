@@ -40,7 +40,7 @@ def test_check_table():
     for text in ("Result 3", "margin Δ", "θ = g(μ₁)", "φ = g(μ₂)", "linearised t*",
                  "exact", "gap", "Result 4", "PLL student 100% right"):
         assert text in out
-    verdict = full_accuracy(BlockModel(4, 500, 0.4, 0.1), noise.symmetric(4, 0.5), 1e-5)
+    verdict = full_accuracy(BlockModel(4, 500, 0.4, 0.1), noise.symmetric(4, 0.5), lam=1e-5)
     linear = re.search(r"linearised t\*\s+(\d+)", out).group(1)
     exact = re.search(r"exact \(t ≤ 50\)\s+(\d+)", out).group(1)
     assert (int(linear), int(exact)) == (verdict.min_rounds, verdict.min_rounds_exact)
@@ -76,8 +76,9 @@ def test_check_json_agrees_with_theorems(noise_name, eta, lam):
     model = BlockModel(4, 100, 0.4, 0.1)
     transition = getattr(noise, noise_name)(4, eta)
     np.testing.assert_array_equal(doc["transition"], transition)
-    for key, verdict in (("full_accuracy", full_accuracy(model, transition, lam)),
-                         ("pll_condition", pll_condition(transition, model, lam))):
+    cert = dict(lam=lam, precision=30)             # check certifies at 30 digits
+    for key, verdict in (("full_accuracy", full_accuracy(model, transition, **cert)),
+                         ("pll_condition", pll_condition(model, transition, **cert))):
         got = doc[key]
         for field in ("holds", "margin", "min_rounds", "min_rounds_exact", "gap",
                       "exact_holds", "formula"):

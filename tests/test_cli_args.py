@@ -21,7 +21,7 @@ FLAG_CASES = {
 }
 
 COMMON = {"demo": FLAG_CASES, "check": FLAG_CASES, "simulate": FLAG_CASES,
-          "phase": FLAG_CASES}
+          "phase": FLAG_CASES, "sweep": FLAG_CASES}
 
 
 def _table():
@@ -45,6 +45,9 @@ def _table():
         (("demo", "--c", "0.1", "--d", "0.4"), "d must satisfy 0 <= d < c"),
         (("simulate", "--c", "0.1", "--d", "0.4"), "d must satisfy 0 <= d < c"),
         (("phase", "--c", "0.1", "--d", "0.4"), "d must satisfy 0 <= d < c"),
+        (("sweep", "--c", "0.1", "--d", "0.4"), "d must satisfy 0 <= d < c"),
+        (("sweep", "--pll-topk", "7"), "pll_topk"),
+        (("sweep", "--noise", "uniform"), "noise"),
         (("demo", "--n-per-class", "2.5"), "--n-per-class"),
         (("simulate", "--n-per-class", "2.5"), "--n-per-class"),
         (("demo", "--n-per-class", "1e12"), "memory"),

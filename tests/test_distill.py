@@ -8,7 +8,7 @@ from strategies import block_grams, feature_matrices, label_vectors, psd_grams, 
 
 from labelavg import distill, linear_path, pll_targets, spectrum
 from labelavg._testing import assert_close
-from labelavg.distill import TIE_TOL, correct_predictions
+from labelavg.distill import correct_predictions, judge_predictions
 from labelavg.fixed_point import fixed_point_residual
 from labelavg.gram import block_gram, block_labels
 
@@ -147,8 +147,26 @@ def test_pll_tie_at_the_top_with_k_two_keeps_both():
 
 
 def test_pll_ties_within_tolerance_count_as_ties():
-    probs = np.array([[0.5], [0.25 + TIE_TOL / 4], [0.25 - TIE_TOL / 4]])
-    assert_close(pll_targets(probs, 2).ravel(), [0.5, 0.25, 0.25], 1e-15)
+    tol = 1e-9                                   # a solver's error bound on the scores
+    probs = np.array([[0.5], [0.25 + tol / 4], [0.25 - tol / 4]])
+    assert_close(pll_targets(probs, 2, tie_tol=tol).ravel(), [0.5, 0.25, 0.25], 1e-15)
+    # without a stated error only rounding ties: the scores are then ranked
+    assert_close(pll_targets(probs, 2).ravel(), [0.5, 0.5, 0.0], 1e-15)
+
+
+def test_pll_ties_are_decided_on_the_scale_of_the_scores():
+    # deviations from uniform far below any absolute tolerance still rank
+    dev = np.array([[3e-17], [1e-17], [-4e-17]])
+    assert_close(pll_targets(dev, 2).ravel(), [0.5, 0.5, 0.0], 1e-15)
+
+
+def test_judge_predictions_separates_right_wrong_and_undecided():
+    scores = np.array([[2e-17, 1e-17, 0.5], [1e-17, 2e-17, 0.5 + 1e-13]])
+    right, undecided = judge_predictions(scores, np.array([0, 0, 0]))
+    assert right.tolist() == [True, False, False]
+    assert undecided.tolist() == [False, False, False]
+    right, undecided = judge_predictions(scores, np.array([0, 0, 0]), error=1e-12)
+    assert undecided.tolist() == [True, True, True] and not right.any()
 
 
 @given(st.integers(3, 6), st.integers(1, 5), seeds, st.sampled_from(["split", "all", "index"]))
@@ -166,7 +184,7 @@ def test_pll_targets_are_probability_columns_with_the_right_support(k, n, seed, 
         # every class in the support is at least as likely as every class outside it
         for j in range(n):
             inside, outside = probs[q[:, j] > 0, j], probs[q[:, j] == 0, j]
-            assert outside.size == 0 or inside.min() >= outside.max() - TIE_TOL
+            assert outside.size == 0 or inside.min() >= outside.max() - 1e-15
 
 
 def test_correct_predictions_counts_a_top_tie_as_wrong():

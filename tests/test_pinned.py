@@ -8,7 +8,7 @@ label histogram of class c, m̄ the overall one, u = 1/K, Δ the smallest noisy
 margin m_c[c] − m_c[j].
 
 Every expected value here is computed independently of the code under test
-(closed forms from THEORY.md, exact rationals, plain NumPy), never copied from
+(closed forms from theory/THEORY.md, exact rationals, plain NumPy), never copied from
 a run of it.
 """
 
@@ -48,7 +48,7 @@ def _softmax(z):
 
 
 def _filters(k, n, c, d, lam):
-    """θ, φ, ψ from the eigenvalues of THEORY.md, Result 2 (plain floats)."""
+    """θ, φ, ψ from the eigenvalues of theory/THEORY.md, Result 2 (plain floats)."""
     mu1 = 1 - c
     mu2 = mu1 + n * (c - d)
     mu3 = mu2 + k * n * d
@@ -57,7 +57,7 @@ def _filters(k, n, c, d, lam):
 
 
 def _closed_form_outputs(k, n, c, d, lam, hist, t):
-    """y_g⁽ᵗ⁾ (K, G) of THEORY.md Result 2 for the groups with positive count.
+    """y_g⁽ᵗ⁾ (K, G) of theory/THEORY.md Result 2 for the groups with positive count.
 
     y = u + θᵗ(e(ŷ) − u) + (φᵗ − θᵗ)(m_c − u) + (ψᵗ − φᵗ)(m̄ − u), with m_c =
     row c of the histogram / its sum and m̄ the column mean of the rows m_c
@@ -200,20 +200,20 @@ def test_t_star_at_the_exact_boundary_is_the_next_round():
 def test_plurality_margin_is_the_smallest_over_classes():
     """Per-class margins 0.4, 0.1 and −0.1 (class 2 prefers label 0): Δ_plurality = −0.1."""
     transition = np.array([[0.6, 0.2, 0.2], [0.3, 0.4, 0.3], [0.45, 0.2, 0.35]])
-    verdict = pll_condition(transition)
+    verdict = pll_condition(transition=transition)
     assert verdict.margin == pytest.approx(-0.1, abs=1e-15) and not verdict.holds
     fixed = transition.copy()
     fixed[2] = [0.25, 0.2, 0.55]
-    assert pll_condition(fixed).margin == pytest.approx(0.1, abs=1e-15)
+    assert pll_condition(transition=fixed).margin == pytest.approx(0.1, abs=1e-15)
 
 
 def test_plurality_margin_exactly_zero_does_not_hold():
     """Pair noise at η = 0.5: T[c, c] = T[c, c + 1] = 1/2, margin exactly 0."""
     for k in (2, 3, 5):
-        verdict = pll_condition(noise.pair(k, 0.5))
+        verdict = pll_condition(transition=noise.pair(k, 0.5))
         assert verdict.margin == 0.0
         assert not verdict.holds and verdict.min_rounds is None
-    just_inside = pll_condition(noise.pair(3, 0.5 - 2 ** -20))
+    just_inside = pll_condition(transition=noise.pair(3, 0.5 - 2 ** -20))
     assert just_inside.holds and just_inside.margin == pytest.approx(2 ** -19, rel=1e-12)
 
 
@@ -304,7 +304,7 @@ def test_no_self_term_depends_on_proportions_only():
 @settings(max_examples=15)
 @given(block_problems(), st.floats(-4, -1))
 def test_reduced_exact_solution_satisfies_the_fixed_point(problem, log_lam):
-    """The returned group outputs solve the reduced (FP) of block.py's notes.
+    """The returned group outputs solve the reduced (FP) of labelavg/block.py's notes.
 
     z_g = (1/(Nλ)) [Σ_h n_h (q_h − p_h) Φ(a(g), a(h)) + (1 − c)(q_g − p_g)],
     p_g = softmax(z_g), recomputed here with plain NumPy for round 1.
@@ -547,7 +547,7 @@ def test_noise_sweep_values_recomputed_independently():
 @example(((2, 1, 0.5, 0.0), np.eye(2)), 0.0, 1)
 @example(((8, 2000, 0.9, 0.0), noise.pair(8, 0.5)), -5.0, 8)
 def test_linear_solve_is_the_closed_form(problem, log_lam, t):
-    """BlockModel.solve(method="linear") = THEORY.md's closed form, any T (ψ term included)."""
+    """BlockModel.solve(method="linear") = theory/THEORY.md's closed form, any T (ψ term included)."""
     (k, n, c, d), transition = problem
     lam = 10.0 ** log_lam
     sol = BlockModel(k, n, c, d).solve(transition=transition, lam=lam, rounds=t, method="linear",

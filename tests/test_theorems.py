@@ -5,6 +5,7 @@ T[c, j] = P(given j | true c), θ = g(μ₁), φ = g(μ₂), Δ the noisy margin
 """
 
 import math
+import warnings
 
 import numpy as np
 import pytest
@@ -35,7 +36,7 @@ def test_theory_reference_values(lam, eta, formula, exact, histogram):
     model = BlockModel(4, 100, 0.4, 0.1)
     transition = symmetric(4, eta)
     if histogram == "n*T":
-        verdict = full_accuracy(model, transition, lam)
+        verdict = full_accuracy(model, transition, lam=lam)
     else:
         verdict = full_accuracy(model, lam=lam, counts=_exact_counts(100, transition))
     assert verdict.holds and verdict.exact_holds
@@ -66,7 +67,7 @@ def test_linear_condition_predicts_linear_model(k, n, c, frac_d, log_lam, frac_e
     eta = frac_eta * (k - 1) / k
     transition = (symmetric if kind == "symmetric" else asymmetric)(k, eta)
     model, lam = BlockModel(k, n, c, c * frac_d), 10.0 ** log_lam
-    verdict = full_accuracy(model, transition, lam, exact=False)
+    verdict = full_accuracy(model, transition, lam=lam, exact=False)
     assert verdict.exact_holds is None and verdict.params["m_bar_uniform"]
     t_star = verdict.min_rounds
     rounds = 12 if t_star is None else min(t_star + 2, 40)
@@ -84,7 +85,7 @@ def test_linear_margins_cover_non_uniform_histogram():
     # not doubly stochastic: m̄ is not uniform, the ψ term enters
     transition = np.array([[0.6, 0.3, 0.1], [0.05, 0.8, 0.15], [0.25, 0.1, 0.65]])
     model, lam = BlockModel(3, 50, 0.5, 0.2), 3e-4
-    verdict = full_accuracy(model, transition, lam, max_rounds=30)
+    verdict = full_accuracy(model, transition, lam=lam, max_rounds=30)
     assert not verdict.params["m_bar_uniform"] and verdict.notes
     sol = model.solve(transition, lam=lam, rounds=30, method="linear")
     for t in range(1, 31):
@@ -96,26 +97,35 @@ def test_linear_margins_cover_non_uniform_histogram():
 
 def test_infeasible_and_noise_free():
     model = BlockModel(4, 100, 0.4, 0.1)
-    bad = full_accuracy(model, symmetric(4, 0.75), 1e-3, max_rounds=10)
+    bad = full_accuracy(model, symmetric(4, 0.75), lam=1e-3, max_rounds=10)
     assert not bad.holds and bad.min_rounds is None and bad.margin == pytest.approx(0)
     assert bad.min_rounds_exact is None and bad.exact_holds is False
-    clean = full_accuracy(model, np.eye(4), 1e-3)
+    clean = full_accuracy(model, np.eye(4), lam=1e-3)
     assert clean.min_rounds == 1 and clean.min_rounds_exact == 1 and clean.gap == 0
 
 
 def test_full_accuracy_rejects_bad_input():
     model = BlockModel(4, 10, 0.4, 0.1)
     with pytest.raises(ValueError, match="lam"):
-        full_accuracy(model, symmetric(4, 0.2), -1.0)
+        full_accuracy(model, symmetric(4, 0.2), lam=-1.0)
     with pytest.raises(ValueError, match="block model"):
         full_accuracy(BlockModel(4, 10, 0.4, 0.1, superclass_size=2, e=0.0),
-                      symmetric(4, 0.2), 1e-3)
+                      symmetric(4, 0.2), lam=1e-3)
     with pytest.raises(ValueError, match="transition"):
-        full_accuracy(model, np.ones((4, 4)), 1e-3)
+        full_accuracy(model, np.ones((4, 4)), lam=1e-3)
+
+
+def test_swapped_model_and_transition_is_a_clear_type_error():
+    model, transition = BlockModel(4, 10, 0.4, 0.1), symmetric(4, 0.2)
+    for fn in (full_accuracy, pll_condition):
+        with pytest.raises(TypeError, match="model must be a BlockModel.*swap"):
+            fn(transition, model, lam=1e-3)
+    with pytest.raises(TypeError, match="positional"):
+        full_accuracy(model, transition, 1e-3)          # λ is keyword-only
 
 
 def test_verdict_is_frozen():
-    verdict = full_accuracy(BlockModel(2, 10, 0.4, 0.1), symmetric(2, 0.1), 1e-2)
+    verdict = full_accuracy(BlockModel(2, 10, 0.4, 0.1), symmetric(2, 0.1), lam=1e-2)
     assert isinstance(verdict, Verdict)
     with pytest.raises(AttributeError):
         verdict.holds = False
@@ -134,7 +144,7 @@ def test_symbolic_t_star_matches_numeric():
     delta = forms.delta_symmetric
     t_star = sp.lambdify(args, forms.t_star.subs(s["Delta"], delta))
     for lam, eta in [(1e-3, 0.5), (2e-4, 0.5), (2e-4, 0.7), (1e-5, 0.3)]:
-        verdict = full_accuracy(BlockModel(4, 100, 0.4, 0.1), symmetric(4, eta), lam,
+        verdict = full_accuracy(BlockModel(4, 100, 0.4, 0.1), symmetric(4, eta), lam=lam,
                                 exact=False)
         assert int(t_star(100, 4, 0.4, 0.1, lam, eta)) == verdict.min_rounds
 
@@ -160,7 +170,7 @@ def test_symbolic_noisy_margin_sign_and_derivative():
 @pytest.mark.parametrize("lam", [1e-5, 1e-3, 1e-1])
 def test_pll_reaches_full_accuracy_under_plurality(lam):
     model = BlockModel(4, 100, 0.4, 0.1)
-    verdict = pll_condition(symmetric(4, 0.7), model, lam)
+    verdict = pll_condition(model, symmetric(4, 0.7), lam=lam)
     assert verdict.holds and verdict.exact_holds
     assert verdict.min_rounds == verdict.min_rounds_exact == 2
     if lam < 1e-2:                           # a strong ridge makes the teacher right
@@ -169,14 +179,21 @@ def test_pll_reaches_full_accuracy_under_plurality(lam):
 
 def test_pll_fails_without_plurality():
     transition = asymmetric(4, 0.7)          # T[c,c] = 0.3 < T[c,c+1] = 0.35
-    verdict = pll_condition(transition, BlockModel(4, 100, 0.4, 0.1), 1e-3)
+    verdict = pll_condition(BlockModel(4, 100, 0.4, 0.1), transition, lam=1e-3)
     assert not verdict.holds and verdict.margin < 0
     assert verdict.exact_holds is False and verdict.params["wrong_groups"]
 
 
 def test_pll_tie_failure_is_reported():
     # asymmetric noise, strong ridge: all of class c gets {c, c + 1} -> exact ties
-    verdict = pll_condition(asymmetric(4, 0.3), BlockModel(4, 100, 0.4, 0.1), 0.1)
+    model = BlockModel(4, 100, 0.4, 0.1)
+    with pytest.warns(RuntimeWarning, match="undecided"):
+        open_ = pll_condition(model, asymmetric(4, 0.3), lam=0.1)
+    # float64 cannot tell the exact tie from a tiny margin: no claim, 16 open groups
+    assert open_.exact_holds is None and not open_.certified
+    assert len(open_.params["tied_groups"]) == 16
+    verdict = pll_condition(model, asymmetric(4, 0.3), lam=0.1, precision=30)
+    assert verdict.certified
     assert verdict.holds and verdict.exact_holds is False
     assert verdict.params["teacher_accuracy"] == 1.0
     assert len(verdict.params["tied_groups"]) == 16 and not verdict.params["wrong_groups"]
@@ -185,14 +202,29 @@ def test_pll_tie_failure_is_reported():
 
 def test_top2_covers_true_class_without_plurality():
     # the converse of Result 4's first step fails (see theory/README.md)
-    verdict = pll_condition(asymmetric(4, 0.7), BlockModel(4, 100, 0.4, 0.1), 0.1)
+    verdict = pll_condition(BlockModel(4, 100, 0.4, 0.1), asymmetric(4, 0.7), lam=0.1,
+                            precision=30)         # exact ties: certify them
     assert not verdict.holds and not verdict.params["topk_misses"]
     assert verdict.exact_holds is False
 
 
 def test_pll_condition_without_model_is_plurality_only():
-    verdict = pll_condition(symmetric(5, 0.75))
+    verdict = pll_condition(None, symmetric(5, 0.75))
     assert verdict.holds and verdict.exact_holds is None
     assert verdict.margin == pytest.approx(0.25 - 0.75 / 4)
     with pytest.raises(ValueError, match="transition"):
-        pll_condition(np.ones((3, 3)))
+        pll_condition(None, np.ones((3, 3)))
+
+
+def test_certificate_settles_rounds_float64_leaves_open():
+    # asymmetric noise past its plurality limit (η = 0.675 > 2/3: T[c,c] < T[c,c+1])
+    # with a strong ridge: outputs approach uniform and the noisy margins shrink
+    # below float64's error bound; Result 3 says 100% is never reached
+    model, transition = BlockModel(4, 100, 0.4, 0.1), asymmetric(4, 0.675)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        plain = full_accuracy(model, transition, lam=1.0, max_rounds=30)
+    assert plain.exact_holds in (None, False) and not plain.certified
+    sure = full_accuracy(model, transition, lam=1.0, max_rounds=30, precision=40)
+    assert sure.certified and sure.exact_holds is False and not sure.holds
+    assert sure.params["undecided_round"] is None

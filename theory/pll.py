@@ -72,7 +72,7 @@ def grid():
                              ("asymmetric", asymmetric, (0.3, 0.6, 0.65, 0.7))):
         for eta in etas:
             for lam in (1e-5, 1e-3, 1e-1):
-                v = pll_condition(make(4, eta), model, lam)
+                v = pll_condition(model, make(4, eta), lam=lam)
                 p = v.params
                 rows.append((name, eta, lam, v.holds, len(p["topk_misses"]),
                              p["pll_accuracy"], len(p["tied_groups"]),

@@ -51,6 +51,9 @@ def add_parser(sub):
     p.add_argument("--max-rounds", type=_args.positive_int, default=50,
                    help="largest t searched for the exact least round (50)")
     _args.add(p, "pll_topk", 2)
+    p.add_argument("--precision", type=_args.nonnegative_int, default=30,
+                   help="digits of the mpmath certificate for margins float64 cannot "
+                        "sign (30; 0 turns it off and reports them as undecided)")
     p.add_argument("--json", action="store_true",
                    help="print the Verdict fields as JSON instead of a table")
     p.set_defaults(run=run)
@@ -78,8 +81,10 @@ def run(args):
     if hierarchical:
         result3 = _hierarchical_scan(model, transition, args.lam, args.max_rounds)
     else:
-        result3 = full_accuracy(model, transition, args.lam, max_rounds=args.max_rounds)
-    result4 = pll_condition(transition, model, args.lam, pll_topk=args.pll_topk)
+        result3 = full_accuracy(model, transition, lam=args.lam, max_rounds=args.max_rounds,
+                                precision=args.precision or None)
+    result4 = pll_condition(model, transition, lam=args.lam, pll_topk=args.pll_topk,
+                            precision=args.precision or None)
     if args.json:
         print(json.dumps(_json_doc(args, transition, result3, result4), indent=2))
     else:
@@ -148,7 +153,7 @@ def _num(value, digits=6):
 
 
 def _yes(flag):
-    return {True: "yes", False: "NO", None: "—"}[flag]
+    return {True: "yes", False: "NO", None: "undecided in float64 / not computed"}[flag]
 
 
 def _result3_rows(v):

@@ -139,6 +139,8 @@ def run(args):
     values = {name: parse_values(name, getattr(args, name), kind)
               for name, (_, kind, _) in PARAMETERS.items()}
     check_args(args, values)
+    import numpy as np
+
     start = time.perf_counter()
     diagram = phase_diagram(**values, noise=args.noise, method=args.method,
                             counts=args.counts, pll_topk=args.pll_topk or None,
@@ -148,7 +150,8 @@ def run(args):
     x, y = diagram.axes
     print(f"{args.method} phase diagram over {x} × {y} ({diagram.shape[0]} × "
           f"{diagram.shape[1]} points) in {seconds:.2f} s; "
-          f"{int(diagram.values['all_right'].sum())} points at 100% label correction")
+          f"{int(diagram.values['all_right'].sum())} points at 100% label correction, "
+          f"{int(np.isnan(diagram.values['label_correction']).sum())} undecided in float64")
     print(f"csv: {csv_path}")
     if not args.no_figure:
         for path in write_figures(diagram, args.quantity, args.out):

@@ -1,0 +1,349 @@
+"""N-D parameter sweeps on the batched reduced solver, locally or on a Dask cluster.
+
+Symbols: K ``n_classes``, n ``n_per_class``, N = Kn, c / d the block
+correlations, λ ``lam``, η ``eta`` (corruption rate), t the number of fits
+(t = 1 is the teacher; ``rounds``), T ``transition`` with **T[c, j] =
+P(given label j | true class c), rows = true class, rows sum to 1**, t* the
+linearised least round of Result 3 (theory/THEORY.md).
+
+Every grid point is a block model (Result 2) solved by the reduced solver of
+:mod:`labelavg.block`; points with the same K are stacked and solved together
+(one stacked Newton step for the whole batch), so a sweep costs little more
+than its arithmetic. With ``client=`` the batches run on the workers of a
+``dask.distributed`` cluster and the table is identical.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from itertools import product
+
+import numpy as np
+
+from . import _checks, noise as _noise
+from .block import _Batch, _solve_batch, _undecided_warning
+
+__all__ = ["GRID", "COLUMNS", "NOISES", "sweep"]
+
+#: Grid parameters, in the order of the table's first columns.
+GRID = ("n_classes", "n_per_class", "c", "d", "lam", "eta", "noise")
+
+#: Columns of the table returned by :func:`sweep`.
+COLUMNS = GRID + ("round", "label_correction", "label_correction_clean",
+                  "label_correction_noisy", "fresh", "undecided", "t_star",
+                  "least_round", "pll_label_correction", "pll_fresh")
+
+#: Noise models a sweep accepts (see :func:`labelavg.noise.transition_matrix`).
+NOISES = ("symmetric", "asymmetric", "pair")
+
+#: Points per batch (per task on a cluster).
+BATCH_SIZE = 2048
+
+
+def sweep(*, n_classes=4, n_per_class=100, c=0.4, d=0.1, lam, eta, noise="symmetric",
+          rounds=10, method="exact", pll_topk=2, counts="expected", client=None,
+          batch_size=None, progress=False, tol=1e-10):
+    """Accuracies of self-distillation over a Cartesian grid of block-model points.
+
+    Every model or noise parameter is a scalar or a list; the lists span a
+    Cartesian grid (in the order of :data:`GRID`).
+
+    Parameters
+    ----------
+    n_classes : int or list of int
+        K ≥ 2.
+    n_per_class : float or list of float
+        n ≥ 1 (an integer with ``counts="exact"``).
+    c, d : float or list of float
+        Block correlations, 0 ≤ d < c < 1 at **every** grid point.
+    lam : float or list of float
+        Ridge strength λ > 0.
+    eta : float or list of float
+        Corruption rate η of the noise model (its range depends on the model).
+    noise : str or list of str
+        ``"symmetric"``, ``"asymmetric"`` or ``"pair"``.
+    rounds : int or list of int
+        An int T reports t = 1..T; a list reports those t (solved up to the
+        largest).
+    method : {"exact", "linear"}
+        Softmax fits or the linearised closed form (Result 1).
+    pll_topk : int or None
+        k of the PLL student (Result 4); NaN PLL columns where k ≥ K, or None.
+    counts : {"expected", "exact"}
+        Group counts n·T or their integer rounding (:func:`labelavg.noise.count_matrix`).
+    client : dask.distributed.Client, optional
+        Solve the batches on the cluster's workers (``client.map``); the
+        table is identical to the local one.
+    batch_size : int, optional
+        Points per stacked solve (and per task on a cluster); default
+        :data:`BATCH_SIZE`.
+    progress : bool or callable
+        True shows a tqdm bar locally, or Dask's progress bar with ``client``;
+        a callable is called as ``progress(points_done, points_total)``.
+    tol : float
+        Newton tolerance, relative to the targets' deviation from uniform.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Long form, one row per (point, round), columns :data:`COLUMNS`:
+        the grid values, ``round``, ``label_correction`` (all instances),
+        ``label_correction_clean``, ``label_correction_noisy`` and ``fresh``
+        (NaN when a margin is undecided in float64), ``undecided`` (groups
+        float64 cannot sign at that round); per point, repeated on its rows:
+        ``t_star`` (linearised least round, NaN if infeasible or not within the
+        solved rounds for a non-uniform label histogram), ``least_round``
+        (least t at which the solved method gets every group right, NaN if
+        none or an undecided round comes first), ``pll_label_correction``
+        and ``pll_fresh``.
+
+    Raises
+    ------
+    ValueError, TypeError
+        Before any work starts, on an empty list, an unknown noise or method,
+        or a value invalid at **any** grid point (e.g. d ≥ c): invalid grid
+        points are refused, never skipped. The message names the parameter
+        and the offending value.
+
+    Examples
+    --------
+    >>> table = sweep(eta=[0.1, 0.5], lam=1e-3, rounds=2)
+    >>> table[["eta", "round", "label_correction"]].round(6).values.tolist()
+    [[0.1, 1.0, 1.0], [0.1, 2.0, 1.0], [0.5, 1.0, 0.5], [0.5, 2.0, 1.0]]
+    """
+    grid = _grid(dict(n_classes=n_classes, n_per_class=n_per_class, c=c, d=d, lam=lam,
+                      eta=eta, noise=noise), counts)
+    report = _report_rounds(rounds)
+    _checks.choice("method", method, {"exact", "linear"})
+    if pll_topk is not None:
+        _checks.integer_at_least("pll_topk", pll_topk, 1)
+    if batch_size is not None:
+        batch_size = _checks.integer_at_least("batch_size", batch_size, 1)
+    settings = dict(rounds=max(report), method=method, pll_topk=pll_topk, counts=counts,
+                    tol=tol)
+    points = list(product(*(grid[name] for name in GRID)))
+    results = solve_points(points, settings, client=client, batch_size=batch_size,
+                           progress=progress)
+    return _table(points, results, report)
+
+
+# ---------------------------------------------------------------------------
+# arguments
+# ---------------------------------------------------------------------------
+
+def _values(name, value):
+    if isinstance(value, (list, tuple, range, np.ndarray)):
+        values = list(np.asarray(value).tolist()) if isinstance(value, np.ndarray) \
+            else list(value)
+        if not values:
+            raise ValueError(f"{name} must be a scalar or a non-empty list, got {value!r}")
+        return values
+    return [value]
+
+
+def _grid(params, counts):
+    """Validated axis values; every grid point is checked before any work."""
+    grid = {name: _values(name, params[name]) for name in GRID}
+    _checks.choice("counts", counts, {"expected", "exact"})
+    for k in grid["n_classes"]:
+        _checks.integer_at_least("n_classes", k, 2)
+    for n in grid["n_per_class"]:
+        if isinstance(n, bool) or not isinstance(n, (int, float, np.number)) \
+                or not math.isfinite(n) or n < 1:
+            raise ValueError(f"n_per_class must be a finite number >= 1, got {n!r}")
+        if counts == "exact" and float(n) != int(n):
+            raise ValueError(f'counts="exact" needs integer n_per_class, got {n!r}')
+    for lam in grid["lam"]:
+        _checks.positive_scalar("lam", lam)
+    for c in grid["c"]:
+        if not isinstance(c, (int, float, np.number)) or not 0 <= c < 1:
+            raise ValueError(f"c must satisfy 0 <= c < 1, got {c!r}")
+    for d in grid["d"]:
+        if not isinstance(d, (int, float, np.number)) or d < 0:
+            raise ValueError(f"d must satisfy 0 <= d < c, got {d!r}")
+        if d >= min(grid["c"]):
+            raise ValueError(f"d must satisfy 0 <= d < c at every grid point, got "
+                             f"d={d!r} with c={min(grid['c'])!r}")
+    for name in grid["noise"]:
+        _checks.choice("noise", name, set(NOISES))
+    for name, k, eta in product(grid["noise"], grid["n_classes"], grid["eta"]):
+        _noise.transition_matrix(name, k, eta)          # refuses η out of range
+    return grid
+
+
+def _report_rounds(rounds):
+    values = _values("rounds", rounds)
+    if len(values) == 1 and not isinstance(rounds, (list, tuple, range, np.ndarray)):
+        top = _checks.integer_at_least("rounds", values[0], 1)
+        return list(range(1, top + 1))
+    return sorted({_checks.integer_at_least("rounds", t, 1) for t in values})
+
+
+# ---------------------------------------------------------------------------
+# solving
+# ---------------------------------------------------------------------------
+
+def solve_points(points, settings, *, client=None, batch_size=None, progress=False,
+                 n_jobs=1):
+    """Per-point arrays for grid points ``(K, n, c, d, λ, η, noise)`` (internal API).
+
+    Points with the same K are cut into batches of ``batch_size``; each batch
+    is one stacked solve (:func:`_solve_task`), run here, in ``n_jobs``
+    processes, or on a Dask ``client``. Returns a dict of arrays with the
+    points on axis 0, in the order given.
+    """
+    batch_size = BATCH_SIZE if batch_size is None else batch_size
+    tasks, order = [], []
+    ks = np.array([p[0] for p in points])
+    for k in np.unique(ks):
+        idx = np.flatnonzero(ks == k)
+        for start in range(0, idx.size, batch_size):
+            part = idx[start:start + batch_size]
+            tasks.append(dict(settings, points=[points[i] for i in part]))
+            order.append(part)
+    outputs = _run(tasks, client, progress, n_jobs)
+    merged = {}
+    for name in outputs[0]:
+        if name == "n_points":
+            continue
+        arr = np.concatenate([out[name] for out in outputs])
+        full = np.empty((len(points),) + arr.shape[1:], dtype=arr.dtype)
+        full[np.concatenate(order)] = arr
+        merged[name] = full
+    if not merged["converged"].all():
+        warnings.warn(f"sweep: the reduced solver did not converge at "
+                      f"{int((~merged['converged']).sum())} point(s)", RuntimeWarning,
+                      stacklevel=3)
+    _undecided_warning(int(merged["undecided"].sum() + merged["pll_undecided"].sum()),
+                       "sweep")
+    return merged
+
+
+def _run(tasks, client, progress, n_jobs):
+    if client is not None:
+        futures = client.map(_solve_task, tasks, pure=False)
+        if progress:
+            from dask.distributed import progress as dask_progress
+
+            dask_progress(futures)
+        return client.gather(futures)
+    total = sum(len(task["points"]) for task in tasks)
+    report = _reporter(progress, total)
+    if n_jobs > 1 and len(tasks) > 1:
+        from concurrent.futures import ProcessPoolExecutor
+
+        with ProcessPoolExecutor(max_workers=n_jobs) as pool:
+            return _collect(pool.map(_solve_task, tasks), report, total)
+    return _collect(map(_solve_task, tasks), report, total)
+
+
+def _collect(outputs, report, total):
+    done, out = 0, []
+    for result in outputs:
+        out.append(result)
+        done += result["n_points"]
+        if report is not None:
+            report(done, total)
+    return out
+
+
+def _reporter(progress, total):
+    """``report(done, total)`` in points: a callable as given, or a tqdm bar for True."""
+    if progress is None or progress is False:
+        return None
+    if progress is not True:
+        if not callable(progress):
+            raise TypeError(f"progress must be a callable, True or False, got "
+                            f"{type(progress).__name__}")
+        return progress
+    from tqdm.auto import tqdm
+
+    bar = tqdm(total=total, unit="point")
+
+    def report(done, total_):
+        bar.update(done - bar.n)
+        if done == total_:
+            bar.close()
+    return report
+
+
+def _solve_task(task):
+    """One stacked solve: every point of one K; returns per-point arrays."""
+    points = task["points"]
+    k = int(points[0][0])
+    mats = [_counts(k, p, task["counts"]) for p in points]
+    arr = np.array([p[1:6] for p in points], dtype=float)       # n, c, d, λ, η
+    n, c, d, lam = arr[:, 0], arr[:, 1], arr[:, 2], arr[:, 3]
+    eye = np.eye(k)
+    batch = _Batch(np.stack([m.reshape(-1) for m in mats]),
+                   d[:, None, None] + (c - d)[:, None, None] * eye,
+                   1.0 - c, k * n * lam)
+    topk = task["pll_topk"] if task["pll_topk"] is not None and task["pll_topk"] < k \
+        else None
+    rounds = task["rounds"]
+    res = _solve_batch(batch, rounds, task["method"], topk, "split", task["tol"])
+    verdicts = res.verdicts
+    all_right = np.all((verdicts == 1) | ~batch.present[:, None, :], axis=-1)
+    nan2 = np.full((len(points), 2), math.nan)
+    pll = nan2 if res.pll is None else np.stack(
+        [res.pll.accuracy[:, 0, 0], res.pll.fresh_accuracy[:, 0]], axis=1)
+    pll_right = (np.zeros(len(points), bool) if res.pll is None else
+                 np.all((res.pll.verdicts[:, 0] == 1) | ~batch.present, axis=-1))
+    return dict(
+        n_points=len(points), accuracy=res.accuracy, fresh=res.fresh_accuracy,
+        undecided=res.undecided, all_right=all_right,
+        least_round=_least_rounds(all_right, res.undecided),
+        pll=pll, pll_all_right=pll_right,
+        pll_undecided=(np.zeros(len(points), int) if res.pll is None
+                       else res.pll.undecided[:, 0]),
+        t_star=np.array([_t_star(k, p, m, rounds) for p, m in zip(points, mats)]),
+        converged=res.path.converged.all(axis=1))
+
+
+def _counts(k, point, counts):
+    transition = _noise.transition_matrix(point[6], k, point[5])
+    if counts == "exact":
+        return _noise.count_matrix(int(point[1]), transition).astype(float)
+    return point[1] * transition
+
+
+def _least_rounds(all_right, undecided):
+    """Least t with every group right; NaN if none, or if an undecided round is first."""
+    out = np.full(all_right.shape[0], math.nan)
+    for i, (right, open_) in enumerate(zip(all_right, undecided)):
+        hits = np.flatnonzero(right | (open_ > 0))
+        if hits.size and right[hits[0]]:
+            out[i] = hits[0] + 1
+    return out
+
+
+def _t_star(k, point, mat, rounds):
+    from .block import BlockModel
+    from .theorems import _delta, _linearised
+
+    model = BlockModel(k, point[1], point[2], point[3])
+    least = _linearised(model, point[4], mat, _delta(mat), rounds)[0]
+    return math.nan if least is None else float(least)
+
+
+def _table(points, results, report):
+    import pandas as pd
+
+    n_rounds = len(report)
+    idx = np.asarray(report) - 1
+    grid = {name: np.repeat([p[i] for p in points], n_rounds) for i, name in enumerate(GRID)}
+    per_round = {
+        "round": np.tile(report, len(points)),
+        "label_correction": results["accuracy"][:, idx, 0].ravel(),
+        "label_correction_clean": results["accuracy"][:, idx, 1].ravel(),
+        "label_correction_noisy": results["accuracy"][:, idx, 2].ravel(),
+        "fresh": results["fresh"][:, idx].ravel(),
+        "undecided": results["undecided"][:, idx].ravel(),
+    }
+    per_point = {
+        "t_star": results["t_star"], "least_round": results["least_round"],
+        "pll_label_correction": results["pll"][:, 0], "pll_fresh": results["pll"][:, 1],
+    }
+    per_point = {name: np.repeat(v, n_rounds) for name, v in per_point.items()}
+    return pd.DataFrame({**grid, **per_round, **per_point}, columns=list(COLUMNS))
