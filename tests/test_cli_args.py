@@ -46,7 +46,7 @@ def _table():
         (("simulate", "--c", "0.1", "--d", "0.4"), "d must satisfy 0 <= d < c"),
         (("phase", "--c", "0.1", "--d", "0.4"), "d must satisfy 0 <= d < c"),
         (("sweep", "--c", "0.1", "--d", "0.4"), "d must satisfy 0 <= d < c"),
-        (("sweep", "--pll-topk", "7"), "pll_topk"),
+        (("sweep", "--pll-topk", "7"), "--pll-topk"),
         (("sweep", "--noise", "uniform"), "noise"),
         (("demo", "--n-per-class", "2.5"), "--n-per-class"),
         (("simulate", "--n-per-class", "2.5"), "--n-per-class"),
