@@ -16,7 +16,8 @@ Both forms run Newton's method with a conjugate-gradient inner solve and an
 Armijo line search: the *dual* form on Φ (unknowns A, used when only Φ is
 known), the *primal* form on F (unknowns W). They minimise the same objective
 and return the same probs. The primal form is written against the array-API
-namespace of its inputs, so it runs on NumPy, CuPy or ``array_api_strict``.
+namespace of its inputs, so it runs on NumPy, CuPy or ``array_api_strict``; F
+may also be a Dask array, read one row chunk at a time (out of core).
 """
 
 from __future__ import annotations
@@ -91,7 +92,10 @@ def fit_probs(gram, targets, lam, *, features=None, tol=None, max_iter=100, init
         Ridge strength λ > 0.
     features : array (N, D), optional
         Feature rows F. When given, the primal form (K×D unknowns) is solved and
-        ``gram`` is ignored.
+        ``gram`` is ignored. A Dask array is read one row chunk at a time: each
+        pass over the data (one per gradient and per Hessian-vector product)
+        computes the chunks in turn, so memory holds one chunk plus the K×N
+        outputs; the results are then NumPy arrays.
     tol : float, optional
         Stop when the relative gradient norm (see :class:`FitResult`) is below;
         default :func:`default_tol` of the computing dtype (1e-10 for float64,
@@ -565,14 +569,17 @@ class _RowChunks:
         return image, out
 
     def second_moment(self):
+        """FᵀF/N; raises ValueError on NaN/inf, so the check costs no pass of its own."""
         out = 0
         for _, block in self._chunks():
+            if not np.isfinite(block).all():
+                raise ValueError("features contains NaN or inf")
             out = out + block.T @ block
         return out / self.shape[0]
 
     def all_finite(self):
-        """Checked chunk by chunk (one pass; a lazy array is computed once more)."""
-        return all(bool(np.isfinite(block).all()) for _, block in self._chunks())
+        """Deferred to :meth:`second_moment`, the pass that builds the preconditioner."""
+        return True
 
 
 @dataclass(frozen=True)
