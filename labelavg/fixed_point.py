@@ -182,7 +182,7 @@ def _vdot(xp, a, b):
     return float(xp.sum(a * b))
 
 
-def _pcg(xp, apply_op, apply_prec, rhs, atol, max_iter, start=None):
+def _pcg(xp, apply_op, apply_prec, rhs, atol, max_iter, start=None, reach=None):
     """Preconditioned conjugate gradients for a symmetric PD operator.
 
     ``apply_op(p)`` returns ``(A p, M p)``: the operator image and a linear image
@@ -191,7 +191,10 @@ def _pcg(xp, apply_op, apply_prec, rhs, atol, max_iter, start=None):
     Stops when ``||rhs − A x|| <= atol``. ``start`` is an optional
     ``(x0, A x0, M x0)`` to continue from. Returns
     ``(x, M x, converged, state)``; ``M x`` is None when no step was taken, and
-    ``state`` can be passed back as ``start``.
+    ``state`` can be passed back as ``start``. With ``reach``, CG also stops
+    (unconverged) as soon as ``max |M x| > reach``: a trust region on the image
+    in the manner of Steihaug's truncated CG (every CG iterate is a descent
+    direction, so the caller's line search still applies).
     """
     x, ax, image = (xp.zeros_like(rhs), None, None) if start is None else start
     r = rhs if ax is None else rhs - ax
@@ -210,6 +213,8 @@ def _pcg(xp, apply_op, apply_prec, rhs, atol, max_iter, start=None):
         x = x + alpha * p
         ax = alpha * q if ax is None else ax + alpha * q
         image = alpha * q_image if image is None else image + alpha * q_image
+        if reach is not None and float(xp.max(xp.abs(image))) > reach:
+            return x, image, False, (x, ax, image)
         r = r - alpha * q
         z = apply_prec(r)
         rz, rz_old = _vdot(xp, r, z), rz
@@ -475,8 +480,16 @@ class _Primal:
 
         apply_prec = self.basis.inverse(xp, probs, lam)
         atol = rtol * math.sqrt(_vdot(xp, state.grad, state.grad))
-        d_coef, d_logits, _, _ = _pcg(xp, apply_op, apply_prec, -state.grad, atol, 500)
+        d_coef, d_logits, _, _ = _pcg(xp, apply_op, apply_prec, -state.grad, atol, 500,
+                                      reach=_LOGIT_REACH)
         return (state.descent, None, hint) if d_logits is None else (d_coef, d_logits, hint)
+
+
+#: Trust region of a primal Newton step: CG stops once the step moves some logit
+#: by more than this (probability ratios e^20). Far from the optimum (confident,
+#: separable classes) it saves the CG steps spent on steps the line search would
+#: cut; near it steps are small and it never acts.
+_LOGIT_REACH = 20.0
 
 
 def _is_dask(x):
