@@ -24,10 +24,11 @@ from __future__ import annotations
 
 import math
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from array_api_compat import is_dask_array
 
 from . import _checks
 from ._xp import float_dtype, namespace
@@ -414,7 +415,7 @@ class _Primal:
         if getattr(features, "ndim", None) != 2:
             raise ValueError("features must be 2-dimensional (N, D), got shape "
                              f"{getattr(features, 'shape', None)}")
-        if _is_dask(features):
+        if is_dask_array(features):
             rows = _RowChunks.build(features)
             xp = namespace(targets)
             targets = xp.asarray(targets, dtype=rows.dtype)
@@ -469,7 +470,8 @@ class _Primal:
         changes: W ↦ U[(UᵀWV) / (m eᵀ + λ)]Vᵀ. It is exact when all S_i are
         equal (uniform P: the cold start) and keeps the coupling between
         classes that confident or two-way-split outputs (PLL targets) create.
-        CG stops at the relative accuracy ``rtol`` (see :func:`_forcing`).
+        CG stops at the relative accuracy ``rtol`` (see :func:`_forcing`), or
+        once the step moves some logit by more than :data:`_LOGIT_REACH`.
         """
         xp, lam, n = self.xp, self.lam, self.targets.shape[1]
         probs = state.probs
@@ -490,10 +492,6 @@ class _Primal:
 #: separable classes) it saves the CG steps spent on steps the line search would
 #: cut; near it steps are small and it never acts.
 _LOGIT_REACH = 20.0
-
-
-def _is_dask(x):
-    return type(x).__module__.split(".")[0] == "dask"
 
 
 @dataclass(frozen=True)

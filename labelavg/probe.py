@@ -30,10 +30,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any, NamedTuple
 
-import numpy as np
 import array_api_compat.numpy as _np_namespace
+import numpy as np
 from array_api_compat import device as _device
-from array_api_compat import is_array_api_obj
+from array_api_compat import is_array_api_obj, is_dask_array
 
 from . import _checks
 from ._xp import float_dtype, namespace, to_numpy
@@ -270,7 +270,7 @@ class SelfDistillation:
         n_classes = classes.size
         if self.pll_topk is not None:
             self._check_topk(n_classes)
-        if self.method == "linear" and _is_dask(X):
+        if self.method == "linear" and is_dask_array(X):
             raise ValueError("method='linear' needs X in memory (a NumPy/CuPy array), "
                              "got a Dask array; use method='exact'")
         tol = params["tol"] if params["tol"] is not None else default_tol(X.dtype)
@@ -322,7 +322,7 @@ class SelfDistillation:
     def _logits(self, X, round):
         coef = self._coef(round)
         X = _as_array(X, "X")
-        if _is_dask(X):
+        if is_dask_array(X):
             return _dask_features(X, "X", coef.shape[1]) @ coef.T
         xp = namespace(X, coef)
         X = _features(xp, X, "X", expected_dim=coef.shape[1])
@@ -393,7 +393,7 @@ class _Run:
     def __init__(self, xp, X, labels, true, evals, progress):
         self.xp, self.X, self.labels, self.true = xp, X, labels, true
         self.evals, self.progress, self.history = evals, progress, []
-        self.device = None if _is_dask(X) else _device(X)
+        self.device = None if is_dask_array(X) else _device(X)
 
     def to_device(self, host):
         return self.xp.asarray(host, dtype=self.X.dtype, device=self.device)
@@ -471,11 +471,11 @@ def _check_fit_inputs(X, y, y_true, eval_set):
     if eval_set is not None and (not isinstance(eval_set, (tuple, list)) or len(eval_set) != 2):
         raise ValueError("eval_set must be a pair (X_test, y_test)")
     X, y = _as_array(X, "X"), _as_array(y, "y")
-    if _is_dask(X):   # the solver reads X chunk by chunk; the rest lives on the host
+    if is_dask_array(X):   # the solver reads X chunk by chunk; the rest lives on the host
         xp, X = _np_namespace, _dask_features(X, "X")
     else:
         arrays = [a for a in (X, y, y_true) if _is_array(a)]
-        arrays += [a for a in eval_set or () if _is_array(a) and not _is_dask(a)]
+        arrays += [a for a in eval_set or () if _is_array(a) and not is_dask_array(a)]
         xp = namespace(*arrays)
         X = _features(xp, X, "X")
     classes, labels = _encode_labels(y, X.shape[0])
@@ -484,22 +484,22 @@ def _check_fit_inputs(X, y, y_true, eval_set):
     if eval_set is not None:
         x_test = eval_set[0]
         name = "eval_set[0] (X_test)"
-        x_test = (_dask_features(x_test, name, X.shape[1]) if _is_dask(x_test)
+        x_test = (_dask_features(x_test, name, X.shape[1]) if is_dask_array(x_test)
                   else _features(xp, x_test, name, expected_dim=X.shape[1]))
-        x_test = x_test.astype(X.dtype) if _is_dask(x_test) else xp.astype(x_test, X.dtype)
+        x_test = x_test.astype(X.dtype) if is_dask_array(x_test) else xp.astype(x_test, X.dtype)
         y_test = _label_indices(eval_set[1], "eval_set[1] (y_test)", classes, x_test.shape[0])
         evals = (x_test, y_test)
     return xp, X, classes, labels, true, evals
 
 
 def _host_labels(y, name, n_samples):
-    host = np.asarray(y.compute() if _is_dask(y) else to_numpy(y))
+    host = np.asarray(y.compute() if is_dask_array(y) else to_numpy(y))
     if host.ndim != 1:
         raise ValueError(f"{name} must be 1-dimensional, got shape {host.shape}")
     if host.shape[0] != n_samples:
         raise ValueError(f"{name} must have length N = {n_samples} (one per row of X), "
                          f"got {host.shape[0]}")
-    if host.dtype.kind == "f" and host.size and not np.all(np.isfinite(host) & (host == np.round(host))):
+    if host.dtype.kind == "f" and not np.all(np.isfinite(host) & (host == np.round(host))):
         raise ValueError(f"Unknown label type: {name} must hold class labels (integers, "
                          f"strings, integral floats), got continuous values")
     return host
@@ -577,12 +577,8 @@ def _as_array(X, name):
     return X if is_array_api_obj(X) else np.asarray(X)
 
 
-def _is_dask(x):
-    return type(x).__module__.split(".")[0] == "dask"
-
-
 def _dask_or_namespace(x):
-    if _is_dask(x):
+    if is_dask_array(x):
         import dask.array
 
         return dask.array
