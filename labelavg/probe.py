@@ -109,8 +109,9 @@ class SelfDistillation:
     rounds : int
         Number of fits t = 1..rounds (>= 1).
     pll_topk : int or None
-        k of the PLL targets, 1 <= k <= K − 1; None skips the PLL student (then
-        ``fit`` runs exactly ``rounds`` fits).
+        k of the PLL targets, 1 <= k <= K − 1 (so the default 2 needs K >= 3;
+        pass 1 or None for two classes); None skips the PLL student (then ``fit``
+        runs exactly ``rounds`` fits).
     ties : {"split", "all", "index"}
         Tie rule at the k-th place, see :func:`labelavg.pll_targets`.
     method : {"exact", "linear"}
