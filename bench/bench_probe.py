@@ -1,11 +1,21 @@
-"""Seconds per distillation round on WordNet/MiniLM: labelavg's primal Newton-CG vs L-BFGS.
+"""Speed of labelavg's primal Newton-CG fits against scikit-learn, and of its rounds.
 
-Data: the committed WordNet/MiniLM set (N = 14000 train rows, D = 384, K = 24),
-float64, clean labels, λ in {1e-4, 1e-3} (scikit-learn C = 1/(N λ)).
+Every mode runs on one BLAS thread (set here unless OPENBLAS_NUM_THREADS is set):
+on a shared machine, multi-threaded BLAS spin-waits and timings lose all meaning.
 
 Modes
 -----
-``python bench/bench_probe.py``            speed, teacher + students t = 2, 3
+``python bench/bench_probe.py``            speed on WordNet/MiniLM (N = 14000 train rows,
+                                           D = 384, K = 24, float64, clean labels,
+                                           λ in {1e-4, 1e-3}): teacher + students t = 2, 3
+                                           against scikit-learn / L-BFGS
+``python bench/bench_probe.py --grid``     the teacher against scikit-learn's fastest
+                                           solver over N ∈ {2k, 20k}, D ∈ {32, 384},
+                                           K ∈ {4, 24}, λ ∈ {1e-2, 1e-4, 1e-6}, separated
+                                           and overlapping classes (48 cells);
+                                           ``--quick``: the 24 cells with N = 2000
+``python bench/bench_probe.py --rounds-cost`` seconds of each fit of SelfDistillation
+                                           (teacher, students, PLL) as ratios to the teacher
 ``python bench/bench_probe.py --paper``    test-accuracy gains over the teacher under
                                            superclass noise, η = 0.5 and 0.8, 3 seeds
 ``python bench/bench_probe.py --lam-check`` the check behind the CLI's default λ
@@ -34,8 +44,15 @@ measured in the same run (the machine is shared: absolute seconds drift).
 
 from __future__ import annotations
 
+import os
+
+for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
+
 import argparse
+import itertools
 import time
+import warnings
 from dataclasses import replace
 
 import numpy as np
@@ -196,15 +213,153 @@ def lam_check(lams=(1e-6, 1e-5, 1e-4, 1e-3), cut=0.95, eta=0.5):
               f"{acc[1, 2] - acc[1, 0]:+8.1f}", flush=True)
 
 
+# ---------------------------------------------------------------------------
+# the teacher against scikit-learn over a grid of problems
+
+#: tolerances tried, loosest first: each solver is timed at the loosest one whose
+#: outputs are within PROB_MATCH of the reference
+TOLS = (1e-2, 1e-3, 1e-4, 1e-5, 1e-6, 1e-7, 1e-8, 1e-10, 1e-12)
+PROB_MATCH = 1e-6
+SK_SOLVERS = ("lbfgs", "newton-cg", "newton-cholesky")
+#: newton-cholesky forms the (K D)² Hessian: skipped above this many unknowns
+CHOLESKY_MAX_UNKNOWNS = 2000
+
+
+def gaussian_classes(n, d, k, separated, seed=0, flip=0.2):
+    """Gaussian classes (unit noise) at centre distance 4 (separated) or 1 (overlapping);
+    ``flip`` of the labels replaced by uniform random ones."""
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, k, n)
+    centres = rng.normal(size=(k, d))
+    centres *= (4.0 if separated else 1.0) / np.sqrt(2 * d)
+    x = centres[y] * np.sqrt(d) + rng.normal(size=(n, d))
+    given = np.where(rng.random(n) < flip, rng.integers(0, k, n), y)
+    return x, given
+
+
+def matched_time(fit_at, reference, budget=float("inf")):
+    """(seconds, tol) of the loosest tol whose probs are within PROB_MATCH.
+
+    The ladder stops once its attempts took ``budget`` seconds in all; the solver
+    then counts as taking more than ``budget`` (returned as (budget, inf)).
+    """
+    spent = 0.0
+    for tol in TOLS:
+        (probs, ok), seconds = timed(fit_at, tol)
+        if ok and float(np.abs(probs - reference).max()) <= PROB_MATCH:
+            return seconds, tol
+        spent += seconds
+        if spent > budget:
+            break
+    return budget, float("inf")
+
+
+def grid(quick=False):
+    from sklearn.linear_model import LogisticRegression
+
+    sizes = (2000,) if quick else (2000, 20000)
+    print(f"teacher seconds / fastest scikit-learn solver's seconds (one BLAS thread); every "
+          f"solver at its loosest tol in {TOLS[0]:g}..{TOLS[-1]:g} whose probs are within "
+          f"{PROB_MATCH:g} of labelavg's tol 1e-12 solution; 20% of labels flipped. A "
+          f"scikit-learn ladder is cut after 20x labelavg's 1e-10 time (at least 1 s): "
+          f"'none' = no solver matched within it, the ratio is then an upper bound")
+    head = (f"{'N':>6} {'D':>4} {'K':>3} {'λ':>6} {'classes':<11} | {'labelavg s':>10} "
+            f"{'tol':>6} | {'best sk':<15} {'s':>7} {'tol':>6} | {'ratio':>6} "
+            f"{'at 1e-10':>8} | lbfgs ratio")
+    print(head)
+    print("-" * len(head))
+    ratios = []
+    for n, d, k, lam, sep in itertools.product(sizes, (32, 384), (4, 24), (1e-2, 1e-4, 1e-6),
+                                               (True, False)):
+        ratios.append(_grid_cell(LogisticRegression, n, d, k, lam, sep))
+    ratios = np.array(ratios)
+    print(f"geometric mean ratio {np.exp(np.nanmean(np.log(ratios[:, 0]))):.2f} "
+          f"(at 1e-10: {np.exp(np.nanmean(np.log(ratios[:, 1]))):.2f}); cells with ratio > 1: "
+          f"{int(np.sum(ratios[:, 0] > 1))} of {len(ratios)}")
+
+
+def _grid_cell(logreg, n, d, k, lam, separated):
+    x, y = gaussian_classes(n, d, k, separated)
+    onehot = np.eye(k)[y].T
+    problem = _Primal.build(x, onehot, lam)
+    reference = _newton(problem, None, 1e-12, 200)
+
+    def ours(tol):
+        fit = _newton(_Primal.build(x, onehot, lam), None, tol, 200)
+        return fit.probs, fit.converged
+
+    t_ours, tol_ours = matched_time(ours, reference.probs)
+    _, t_tight = timed(ours, 1e-10)
+    budget = max(20 * t_tight, 1.0)   # a scikit-learn ladder is cut after this many seconds
+    best = (budget, "none", float("inf"))
+    lbfgs_s, lbfgs_bound = budget, "<"
+    for solver in SK_SOLVERS:
+        if solver == "newton-cholesky" and k * d > CHOLESKY_MAX_UNKNOWNS:
+            continue
+
+        def theirs(tol, solver=solver):
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")   # ConvergenceWarning at loose tol
+                clf = logreg(C=1 / (n * lam), fit_intercept=False, solver=solver, tol=tol,
+                             max_iter=10_000).fit(x, y)
+            return clf.predict_proba(x).T, True
+
+        seconds, tol = matched_time(theirs, reference.probs, budget)
+        if solver == "lbfgs":
+            lbfgs_s, lbfgs_bound = seconds, "<" if tol == float("inf") else " "
+        if tol < float("inf") and seconds <= best[0]:
+            best = (seconds, solver, tol)
+    ratio, tight_ratio = t_ours / best[0], t_tight / best[0]
+    bound = "<" if best[1] == "none" else " "
+    print(f"{n:6d} {d:4d} {k:3d} {lam:6.0e} {'separated' if separated else 'overlapping':<11} | "
+          f"{t_ours:10.3f} {tol_ours:6.0e} | {best[1]:<15} {best[0]:7.3f} {best[2]:6.0e} | "
+          f"{bound}{ratio:5.2f} {bound}{tight_ratio:7.2f} | {lbfgs_bound}{t_ours / lbfgs_s:5.2f}",
+          flush=True)
+    return ratio, tight_ratio
+
+
+# ---------------------------------------------------------------------------
+# the cost of each round relative to the teacher
+
+
+def rounds_cost(rounds=3):
+    from labelavg import noise
+
+    data = load_wordnet_minilm()
+    cases = [("synthetic K=24 D=384 N=14000, 40% flipped", *gaussian_classes(
+        14000, 384, 24, False, seed=1, flip=0.4), np.float64, 1e-4)]
+    given = noise.sample_labels(data.y_train, noise.symmetric(data.n_classes, 0.5),
+                                np.random.default_rng(0))
+    for dtype in (np.float32, np.float64):
+        cases.append((f"WordNet/MiniLM {np.dtype(dtype).name}, symmetric η=0.5",
+                      data.x_train.astype(dtype), given, dtype, 1e-4))
+    print(f"SelfDistillation(λ, {rounds}).fit: seconds of each fit and its ratio to the "
+          f"teacher (same run, one BLAS thread; default tol of the dtype)")
+    for name, x, y, dtype, lam in cases:
+        model = SelfDistillation(lam, rounds).fit(x.astype(dtype), y)
+        teacher = model.history_[0].seconds
+        cells = ", ".join(f"{r.name} {r.seconds:.2f} s ({r.seconds / teacher:.2f}x, "
+                          f"{r.n_iter} Newton)" for r in model.history_)
+        print(f"λ={lam:g} {name}: {cells}", flush=True)
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--paper", action="store_true", help="accuracy gains (paper claims)")
     parser.add_argument("--lam-check", action="store_true", help="the default-λ check")
+    parser.add_argument("--grid", action="store_true", help="teacher vs scikit-learn grid")
+    parser.add_argument("--quick", action="store_true", help="--grid: only N = 2000")
+    parser.add_argument("--rounds-cost", action="store_true",
+                        help="each fit's seconds as a ratio to the teacher's")
     parser.add_argument("--rounds", type=int, default=None,
                         help="fits: speed 3 per λ, --paper 5")
     parser.add_argument("--lam", type=float, default=1e-4, help="--paper: λ (1e-4)")
     args = parser.parse_args(argv)
-    if args.paper:
+    if args.grid:
+        grid(quick=args.quick)
+    elif args.rounds_cost:
+        rounds_cost(rounds=args.rounds or 3)
+    elif args.paper:
         paper(lam=args.lam, rounds=args.rounds or 5)
     elif args.lam_check:
         lam_check()

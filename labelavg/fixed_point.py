@@ -16,15 +16,19 @@ Both forms run Newton's method with a conjugate-gradient inner solve and an
 Armijo line search: the *dual* form on Φ (unknowns A, used when only Φ is
 known), the *primal* form on F (unknowns W). They minimise the same objective
 and return the same probs. The primal form is written against the array-API
-namespace of its inputs, so it runs on NumPy, CuPy or ``array_api_strict``.
+namespace of its inputs, so it runs on NumPy, CuPy or ``array_api_strict``; F
+may also be a Dask array, read one row chunk at a time (out of core).
 """
 
 from __future__ import annotations
 
 import math
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
+
+import numpy as np
+from array_api_compat import is_dask_array
 
 from . import _checks
 from ._xp import float_dtype, namespace
@@ -96,7 +100,10 @@ def fit_probs(gram, targets, lam, *, features=None, tol=None, max_iter=100, init
         Ridge strength λ > 0.
     features : array (N, D), optional
         Feature rows F. When given, the primal form (K×D unknowns) is solved and
-        ``gram`` is ignored.
+        ``gram`` is ignored. A Dask array is read one row chunk at a time: each
+        pass over the data (one per gradient and per Hessian-vector product)
+        computes the chunks in turn, so memory holds one chunk plus the K×N
+        outputs; the results are then NumPy arrays.
     tol : float, optional
         Stop when the relative gradient norm (see :class:`FitResult`) is below;
         default :func:`default_tol` of the computing dtype (1e-10 for float64,
@@ -169,18 +176,21 @@ def _softmax(xp, logits):
     return expz / xp.sum(expz, axis=0, keepdims=True)
 
 
-def _cross_entropy(xp, logits, targets):
-    """(1/N) Σ_i [logsumexp(z_i) − q_iᵀ z_i]."""
-    top = xp.max(logits, axis=0)
-    lse = top + xp.log(xp.sum(xp.exp(logits - top), axis=0))
-    return float(xp.sum(lse - xp.sum(targets * logits, axis=0))) / logits.shape[1]
+def _cross_entropy_and_softmax(xp, logits, targets):
+    """((1/N) Σ_i [logsumexp(z_i) − q_iᵀ z_i], softmax(Z)) from one exp of Z."""
+    top = xp.max(logits, axis=0, keepdims=True)
+    expz = xp.exp(logits - top)
+    total = xp.sum(expz, axis=0, keepdims=True)
+    lse = top + xp.log(total)
+    value = float(xp.sum(lse) - xp.sum(targets * logits)) / logits.shape[1]
+    return value, expz / total
 
 
 def _vdot(xp, a, b):
     return float(xp.sum(a * b))
 
 
-def _pcg(xp, apply_op, apply_prec, rhs, atol, max_iter, start=None):
+def _pcg(xp, apply_op, apply_prec, rhs, atol, max_iter, start=None, reach=None):
     """Preconditioned conjugate gradients for a symmetric PD operator.
 
     ``apply_op(p)`` returns ``(A p, M p)``: the operator image and a linear image
@@ -189,7 +199,10 @@ def _pcg(xp, apply_op, apply_prec, rhs, atol, max_iter, start=None):
     Stops when ``||rhs − A x|| <= atol``. ``start`` is an optional
     ``(x0, A x0, M x0)`` to continue from. Returns
     ``(x, M x, converged, state)``; ``M x`` is None when no step was taken, and
-    ``state`` can be passed back as ``start``.
+    ``state`` can be passed back as ``start``. With ``reach``, CG also stops
+    (unconverged) as soon as ``max |M x| > reach``: a trust region on the image
+    in the manner of Steihaug's truncated CG (every CG iterate is a descent
+    direction, so the caller's line search still applies).
     """
     x, ax, image = (xp.zeros_like(rhs), None, None) if start is None else start
     r = rhs if ax is None else rhs - ax
@@ -208,6 +221,8 @@ def _pcg(xp, apply_op, apply_prec, rhs, atol, max_iter, start=None):
         x = x + alpha * p
         ax = alpha * q if ax is None else ax + alpha * q
         image = alpha * q_image if image is None else image + alpha * q_image
+        if reach is not None and float(xp.max(xp.abs(image))) > reach:
+            return x, image, False, (x, ax, image)
         r = r - alpha * q
         z = apply_prec(r)
         rz, rz_old = _vdot(xp, r, z), rz
@@ -256,7 +271,8 @@ def _line_search(problem, state, d_coef, d_logits, slope):
     """Armijo backtracking; differences below round-off count as no increase.
 
     Logits move linearly with the coefficients, so trial points cost no pass
-    over the data: Z + s dZ.
+    over the data: Z + s dZ; the accepted point's softmax is kept (one exp per
+    trial point).
     """
     eps = 1e-7 if state.coef.dtype == problem.xp.float32 else 1e-15
     slack = 10 * eps * (abs(state.objective) + 1.0)
@@ -264,11 +280,11 @@ def _line_search(problem, state, d_coef, d_logits, slope):
     for _ in range(60):
         coef = state.coef + step * d_coef
         logits = state.logits + step * d_logits
-        value = problem.objective(coef, logits)
-        if value <= state.objective + 1e-4 * step * slope + slack:
+        point = problem.objective(coef, logits)
+        if point[0] <= state.objective + 1e-4 * step * slope + slack:
             break
         step *= 0.5
-    return problem.evaluate(coef, logits)
+    return problem.evaluate(coef, logits, point)
 
 
 def _relative_residual(grad_norm, data_norm, reg_norm):
@@ -315,12 +331,13 @@ class _Dual:
         return (self.gram @ x.T).T
 
     def objective(self, coef, logits):
-        xp = self.xp
-        return _cross_entropy(xp, logits, self.targets) + 0.5 * self.lam * _vdot(xp, coef, logits)
+        """(f, P) at coefficients A with logits Z = A Φ."""
+        value, probs = _cross_entropy_and_softmax(self.xp, logits, self.targets)
+        return value + 0.5 * self.lam * _vdot(self.xp, coef, logits), probs
 
-    def evaluate(self, coef, logits):
+    def evaluate(self, coef, logits, point=None):
         xp, lam, n = self.xp, self.lam, self.targets.shape[1]
-        probs = _softmax(xp, logits)
+        value, probs = self.objective(coef, logits) if point is None else point
         kernel_grad = (probs - self.targets) / n + lam * coef   # R; ∇_W f = R F
         grad = self.times_gram(kernel_grad)                     # ∇_A f = R Φ
         data = (probs - self.targets) / n
@@ -328,8 +345,7 @@ class _Dual:
             math.sqrt(max(_vdot(xp, kernel_grad, grad), 0.0)),
             math.sqrt(max(_vdot(xp, data, grad - lam * logits), 0.0)),
             lam * math.sqrt(max(_vdot(xp, coef, logits), 0.0)))
-        return _State(coef, logits, probs, grad, -kernel_grad,
-                      self.objective(coef, logits), residual)
+        return _State(coef, logits, probs, grad, -kernel_grad, value, residual)
 
     def direction(self, state, rtol, plain_first=None):
         """Newton step dA from S(dA Φ)/N + λ dA = −R, symmetrised with S^{1/2}.
@@ -395,33 +411,37 @@ def _jacobian_root_and_prec(xp, probs, gram_diag_over_n, lam):
 @dataclass(frozen=True)
 class _Primal:
     xp: Any
-    features: Any
+    features: Any      # _Rows (in memory) or _RowChunks (a Dask array, row chunk by chunk)
     targets: Any
     lam: float
-    prec: Any          # _ClassBlocks or _SharedBasis: builds the CG preconditioner
+    basis: Any         # _Basis: eigenpairs of FᵀF/N, shared by every fit on these features
     form: str = "primal"
 
     @classmethod
     def build(cls, features, targets, lam):
-        xp = namespace(features, targets)
-        dtype = float_dtype(xp, features)
-        features = xp.astype(features, dtype)
-        targets = xp.astype(targets, dtype)
-        _check_primal_inputs(xp, features, targets)
-        n, d = features.shape
-        # K inverses of D×D blocks per Newton step cost about as much as
-        # K D³ / (4 N D K) CG steps: worth it while D² is a small multiple of N.
-        maker = _ClassBlocks if d * d <= _BLOCK_RATIO * n else _SharedBasis
-        return cls(xp, features, targets, lam, maker.build(xp, features, targets))
+        if getattr(features, "ndim", None) != 2:
+            raise ValueError("features must be 2-dimensional (N, D), got shape "
+                             f"{getattr(features, 'shape', None)}")
+        if is_dask_array(features):
+            rows = _RowChunks.build(features)
+            xp = namespace(targets)
+            targets = xp.asarray(targets, dtype=rows.dtype)
+        else:
+            xp = namespace(features, targets)
+            dtype = float_dtype(xp, features)
+            rows = _Rows(xp, xp.astype(features, dtype))
+            targets = xp.astype(targets, dtype)
+        _check_primal_inputs(xp, rows, targets)
+        return cls(xp, rows, targets, lam, _Basis.build(xp, rows))
 
     def zero(self):
         return self.xp.zeros((self.targets.shape[0], self.features.shape[1]),
-                             dtype=self.features.dtype)
+                             dtype=self.targets.dtype)
 
     def check_init(self, init):
         xp = self.xp
         shape = (self.targets.shape[0], self.features.shape[1])
-        init = xp.asarray(init, dtype=self.features.dtype)
+        init = xp.asarray(init, dtype=self.targets.dtype)
         if tuple(init.shape) != shape:
             raise ValueError(f"init must have shape {shape}, got {tuple(init.shape)}")
         if not bool(xp.all(xp.isfinite(init))):
@@ -429,142 +449,179 @@ class _Primal:
         return init
 
     def logits(self, coef):
-        return coef @ self.features.T
+        return self.features.logits(coef)
 
     def objective(self, coef, logits):
-        xp = self.xp
-        return _cross_entropy(xp, logits, self.targets) + 0.5 * self.lam * _vdot(xp, coef, coef)
+        """(f, P) at coefficients W with logits Z = W Fᵀ."""
+        value, probs = _cross_entropy_and_softmax(self.xp, logits, self.targets)
+        return value + 0.5 * self.lam * _vdot(self.xp, coef, coef), probs
 
-    def evaluate(self, coef, logits):
+    def evaluate(self, coef, logits, point=None):
         xp, lam, n = self.xp, self.lam, self.targets.shape[1]
-        probs = _softmax(xp, logits)
-        data = (probs - self.targets) @ self.features / n
+        value, probs = self.objective(coef, logits) if point is None else point
+        data = self.features.pull(probs - self.targets) / n
         grad = data + lam * coef
         residual = _relative_residual(math.sqrt(_vdot(xp, grad, grad)),
                                       math.sqrt(_vdot(xp, data, data)),
                                       lam * math.sqrt(_vdot(xp, coef, coef)))
-        return _State(coef, logits, probs, grad, -grad, self.objective(coef, logits), residual)
+        return _State(coef, logits, probs, grad, -grad, value, residual)
 
     def direction(self, state, rtol, hint=None):
         """Newton step from (1/N) S(dW Fᵀ) F + λ dW = −∇f by preconditioned CG.
 
-        Preconditioner: block Jacobi over classes, the diagonal Hessian block of
-        class k, (1/N) Σ_i S_i[k, k] f_i f_iᵀ + λI, approximated by
-        Σ_g w̄_kg C_g + λI with C_g = F_gᵀF_g/N the second-moment matrix of the
-        rows whose target argmax is g and w̄_kg the mean of S_i[k, k] over them
-        (:class:`_ClassBlocks`); for large D, by s_k FᵀF/N + λI in the eigenbasis
-        of FᵀF/N (:class:`_SharedBasis`).
-
-        The preconditioner is rebuilt only when the weights w̄ moved by more
-        than :data:`_REUSE_RTOL` since it was built and the last CG solve was
-        long (``hint`` carries its length from one Newton step to the next);
-        the last one built is kept on ``self.prec``, so the next distillation
-        round on the same problem (``replace(problem, targets=...)``) starts
-        with it. CG stops at the relative accuracy ``rtol`` (see :func:`_forcing`).
+        The Hessian (1/N) Σ_i S_i ⊗ f_i f_iᵀ + λI is preconditioned by its
+        Kronecker approximation M ⊗ C + λI, with M = (1/N) Σ_i S_i (K×K, the
+        class coupling at the current probabilities, rebuilt every Newton step
+        for O(N K²)) and C = FᵀF/N (its eigenpairs computed once per problem and
+        shared by every distillation round). Its inverse is two small basis
+        changes: W ↦ U[(UᵀWV) / (m eᵀ + λ)]Vᵀ. It is exact when all S_i are
+        equal (uniform P: the cold start) and keeps the coupling between
+        classes that confident or two-way-split outputs (PLL targets) create.
+        CG stops at the relative accuracy ``rtol`` (see :func:`_forcing`), or
+        once the step moves some logit by more than :data:`_LOGIT_REACH`.
         """
         xp, lam, n = self.xp, self.lam, self.targets.shape[1]
-        probs, feats = state.probs, self.features
+        probs = state.probs
 
         def apply_op(v):
-            image = v @ feats.T                                 # logits of v
-            return _jacobian_apply(xp, probs, image) @ feats / n + lam * v, image
+            image, pulled = self.features.hessian_pass(v, probs)
+            return pulled / n + lam * v, image
 
-        apply_prec = self.prec.inverse(xp, probs * (1 - probs), lam, hint)
+        apply_prec = self.basis.inverse(xp, probs, lam)
         atol = rtol * math.sqrt(_vdot(xp, state.grad, state.grad))
-        steps = [0]
-
-        def counted_op(v):
-            steps[0] += 1
-            return apply_op(v)
-
-        d_coef, d_logits, _, _ = _pcg(xp, counted_op, apply_prec, -state.grad, atol, 500)
-        hint = steps[0]
+        d_coef, d_logits, _, _ = _pcg(xp, apply_op, apply_prec, -state.grad, atol, 500,
+                                      reach=_LOGIT_REACH)
         return (state.descent, None, hint) if d_logits is None else (d_coef, d_logits, hint)
 
 
-#: Class-block preconditioner while D² <= _BLOCK_RATIO · N (see _Primal.build).
-_BLOCK_RATIO = 16
+#: Trust region of a primal Newton step: CG stops once the step moves some logit
+#: by more than this (probability ratios e^20). Far from the optimum (confident,
+#: separable classes) it saves the CG steps spent on steps the line search would
+#: cut; near it steps are small and it never acts.
+_LOGIT_REACH = 20.0
 
 
 @dataclass(frozen=True)
-class _ClassBlocks:
-    """Second-moment matrices C_g = F_gᵀF_g/N (G, D, D) of the target-argmax groups."""
+class _Rows:
+    """Features F (N, D) held in memory: each pass is one or two GEMMs."""
 
-    members: Any       # (N, G) group indicator, rows of F by group
-    sizes: Any         # (G,) rows per group (at least 1, for the mean)
-    moments: Any       # (G, D·D) flattened C_g
-    memo: dict = field(default_factory=dict, compare=False)   # the last inverse built
+    xp: Any
+    data: Any
+
+    @property
+    def shape(self):
+        return tuple(self.data.shape)
+
+    @property
+    def dtype(self):
+        return self.data.dtype
+
+    def logits(self, coef):
+        return coef @ self.data.T
+
+    def pull(self, rows):
+        """R F for R (K, N)."""
+        return rows @ self.data
+
+    def hessian_pass(self, v, probs):
+        """(Z, S(Z) F) with Z = v Fᵀ for v (K, D), S the softmax Jacobian at ``probs``."""
+        image = v @ self.data.T
+        return image, _jacobian_apply(self.xp, probs, image) @ self.data
+
+    def second_moment(self):
+        """FᵀF/N, D×D."""
+        return self.data.T @ self.data / self.data.shape[0]
+
+    def all_finite(self):
+        return bool(self.xp.all(self.xp.isfinite(self.data)))
+
+
+@dataclass(frozen=True)
+class _RowChunks:
+    """Features F given as a Dask array, read one row chunk at a time.
+
+    Every pass computes the chunks in turn (a lazy Dask array is recomputed,
+    e.g. regenerated, on every pass) and reduces over them, so memory holds
+    one chunk plus the K×N arrays (logits, outputs) a fit returns anyway.
+    """
+
+    data: Any
+    spans: tuple       # (start, stop) rows of each chunk
+    dtype: Any
 
     @classmethod
-    def build(cls, xp, features, targets):
-        n, d = features.shape
-        n_groups = targets.shape[0]
-        group = xp.argmax(targets, axis=0)
-        members = xp.astype(group[:, None] == xp.arange(n_groups)[None, :], features.dtype)
-        order = xp.argsort(group)
-        rows = xp.take(features, order, axis=0)
-        counts = [int(xp.sum(xp.astype(group == g, xp.int64))) for g in range(n_groups)]
-        moments, at = [], 0
-        for count in counts:
-            block = rows[at:at + count, :]
-            moments.append(xp.reshape(block.T @ block / n, (d * d,)))
-            at += count
-        sizes = xp.asarray([max(c, 1) for c in counts], dtype=features.dtype)
-        return cls(members, sizes, xp.stack(moments))
+    def build(cls, data):
+        if len(data.chunks[1]) != 1:
+            data = data.rechunk({1: -1})   # whole rows per chunk
+        stops = np.cumsum(data.chunks[0])
+        spans = tuple(zip((0, *stops[:-1].tolist()), stops.tolist()))
+        dtype = np.float32 if data.dtype in (np.float16, np.float32) else np.float64
+        return cls(data.astype(dtype), spans, dtype)
 
-    def inverse(self, xp, weights, lam, last_steps=None):
-        """r ↦ H_k⁻¹ r_k per class, H_k = Σ_g w̄_kg C_g + λI, w̄ from weights (K, N).
+    @property
+    def shape(self):
+        return tuple(self.data.shape)
 
-        The inverse built last (same λ) is reused while w̄ stays within
-        :data:`_REUSE_RTOL` of the w̄ it was built from, or while the last CG
-        solve (``last_steps``; None at the start of a fit) stayed short.
-        """
-        mean_w = (weights @ self.members) / self.sizes                  # (K, G)
-        memo = self.memo
-        if memo.get("lam") == lam and (
-                (last_steps is not None and last_steps < _REBUILD_STEPS)
-                or _close_weights(xp, mean_w, memo["weights"])):
-            return memo["apply"]
-        d = round(math.sqrt(self.moments.shape[1]))
-        blocks = xp.reshape(mean_w @ self.moments, (mean_w.shape[0], d, d))
-        inv = xp.linalg.inv(blocks + lam * xp.eye(d, dtype=blocks.dtype))
+    def _chunks(self):
+        for i, (start, stop) in enumerate(self.spans):
+            yield slice(start, stop), np.asarray(self.data.blocks[i, 0].compute())
 
-        def apply(r):
-            return (inv @ r[:, :, None])[:, :, 0]
-        memo.update(lam=lam, weights=mean_w, apply=apply)
-        return apply
+    def logits(self, coef):
+        out = np.empty((coef.shape[0], self.shape[0]), dtype=self.dtype)
+        for rows, block in self._chunks():
+            out[:, rows] = coef @ block.T
+        return out
+
+    def pull(self, rows_k):
+        out = 0
+        for rows, block in self._chunks():
+            out = out + rows_k[:, rows] @ block
+        return out
+
+    def hessian_pass(self, v, probs):
+        image = np.empty((v.shape[0], self.shape[0]), dtype=self.dtype)
+        out = 0
+        for rows, block in self._chunks():
+            image[:, rows] = v @ block.T
+            out = out + _jacobian_apply(np, probs[:, rows], image[:, rows]) @ block
+        return image, out
+
+    def second_moment(self):
+        """FᵀF/N; raises ValueError on NaN/inf, so the check costs no pass of its own."""
+        out = 0
+        for _, block in self._chunks():
+            if not np.isfinite(block).all():
+                raise ValueError("features contains NaN or inf")
+            out = out + block.T @ block
+        return out / self.shape[0]
+
+    def all_finite(self):
+        """Deferred to :meth:`second_moment`, the pass that builds the preconditioner."""
+        return True
 
 
 @dataclass(frozen=True)
-class _SharedBasis:
-    """Eigenpairs of FᵀF/N: the class blocks approximated as s_k FᵀF/N + λI."""
+class _Basis:
+    """Eigenpairs (e, V) of C = FᵀF/N: the feature half of the Kronecker preconditioner."""
 
     evals: Any
     evecs: Any
 
     @classmethod
-    def build(cls, xp, features, targets):
-        evals, evecs = xp.linalg.eigh(features.T @ features / features.shape[0])
+    def build(cls, xp, rows):
+        evals, evecs = xp.linalg.eigh(rows.second_moment())
+        # C is PSD: negative eigenvalues are round-off
         return cls(xp.clip(evals, 0.0, None), evecs)
 
-    def inverse(self, xp, weights, lam, last_steps=None):
-        scale = xp.mean(weights, axis=1)
-        inv = 1.0 / (scale[:, None] * self.evals[None, :] + lam)
-        return lambda r: ((r @ self.evecs) * inv) @ self.evecs.T
-
-
-#: ... and while the last CG solve took fewer steps than this (a rebuild costs
-#: about as much as this many CG steps).
-_REBUILD_STEPS = 8
-
-#: Reuse the class-block preconditioner while every w̄_kg moved by less than this
-#: fraction (of itself plus 1% of the largest w̄).
-_REUSE_RTOL = 0.25
-
-
-def _close_weights(xp, new, old):
-    floor = 0.01 * float(xp.max(old))
-    return float(xp.max(xp.abs(new - old) / (old + floor))) <= _REUSE_RTOL
+    def inverse(self, xp, probs, lam):
+        """r ↦ (M ⊗ C + λI)⁻¹ r with M = (1/N) Σ_i (diag(p_i) − p_i p_iᵀ)."""
+        k, n = probs.shape
+        coupling = (xp.eye(k, dtype=probs.dtype) * xp.mean(probs, axis=1)[:, None]
+                    - probs @ probs.T / n)
+        m, u = xp.linalg.eigh(coupling)
+        inv = 1.0 / (xp.clip(m, 0.0, None)[:, None] * self.evals[None, :] + lam)
+        v = self.evecs
+        return lambda r: u @ (((u.T @ r @ v) * inv) @ v.T)
 
 
 def _jacobian_apply(xp, probs, x):
@@ -573,15 +630,13 @@ def _jacobian_apply(xp, probs, x):
     return px - probs * xp.sum(px, axis=0, keepdims=True)
 
 
-def _check_primal_inputs(xp, features, targets):
-    if features.ndim != 2:
-        raise ValueError(f"features must be 2-dimensional (N, D), got shape {features.shape}")
-    if targets.ndim != 2 or targets.shape[1] != features.shape[0]:
-        raise ValueError(f"targets must have shape (K, N={features.shape[0]}), "
-                         f"got {targets.shape}")
+def _check_primal_inputs(xp, rows, targets):
+    n = rows.shape[0]
+    if targets.ndim != 2 or targets.shape[1] != n:
+        raise ValueError(f"targets must have shape (K, N={n}), got {targets.shape}")
     if targets.shape[0] < 2:
         raise ValueError(f"targets must have K >= 2 rows, got shape {targets.shape}")
-    if not bool(xp.all(xp.isfinite(features))):
+    if not rows.all_finite():
         raise ValueError("features contains NaN or inf")
     if not bool(xp.all(xp.isfinite(targets))) or bool(xp.any(targets < 0)):
         raise ValueError("targets must be finite and non-negative")

@@ -23,13 +23,17 @@ on the host with NumPy and moved back.
 
 from __future__ import annotations
 
+import inspect
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any, NamedTuple
 
+import array_api_compat.numpy as _np_namespace
 import numpy as np
 from array_api_compat import device as _device
+from array_api_compat import is_array_api_obj, is_dask_array
 
 from . import _checks
 from ._xp import float_dtype, namespace, to_numpy
@@ -104,8 +108,10 @@ class SelfDistillation:
         Ridge strength λ > 0 (scikit-learn's C = 1/(N λ)).
     rounds : int
         Number of fits t = 1..rounds (>= 1).
-    pll_topk : int
-        k of the PLL targets, 1 <= k <= K − 1.
+    pll_topk : int or None
+        k of the PLL targets, 1 <= k <= K − 1 (so the default 2 needs K >= 3;
+        pass 1 or None for two classes); None skips the PLL student (then ``fit``
+        runs exactly ``rounds`` fits).
     ties : {"split", "all", "index"}
         Tie rule at the k-th place, see :func:`labelavg.pll_targets`.
     method : {"exact", "linear"}
@@ -122,18 +128,37 @@ class SelfDistillation:
 
     Attributes
     ----------
+    classes_ : ndarray (K,)
+        The sorted distinct labels of ``y`` (any NumPy-sortable labels: integers,
+        strings, ...); class k of every (K, ·) array below is ``classes_[k]``.
     coef_ : array (rounds, K, D)
         W of every fit; ``coef_[t - 1]`` is fit t.
-    pll_coef_ : array (K, D)
+    pll_coef_ : array (K, D) or None
     probs_ : array (rounds, K, N)
         Training outputs Y⁽ᵗ⁾.
-    pll_targets_, pll_probs_ : array (K, N)
+    pll_targets_, pll_probs_ : array (K, N) or None
+        None when ``pll_topk=None``.
     history_ : tuple of RoundRecord
-        One per round, then the PLL student.
+        One per round, then the PLL student; ``history_[0].seconds`` times the
+        teacher alone.
     n_classes_ : int
+    n_features_in_ : int
+        D.
+    n_iter_ : ndarray of int
+        Newton steps of every fit, in the order of ``history_``.
 
     Notes
     -----
+    The estimator follows the scikit-learn protocol without importing
+    scikit-learn: ``get_params``/``set_params`` (constructor arguments stored
+    unmodified, checked in ``fit``), ``clone``, ``Pipeline``, ``GridSearchCV``
+    and ``cross_val_score`` work; ``score`` is the accuracy of the last round.
+    X may be a Dask array (``method="exact"``): the fit then reads it one row
+    chunk at a time (see :func:`labelavg.fit_probs`).
+
+    By default ``fit`` also runs the PLL student (``pll_topk=2``), one fit more
+    than ``rounds``; pass ``pll_topk=None`` to skip it.
+
     Predictions on new rows use the logits z = W x. For ``method="linear"`` the
     linearised fit t has W⁽ᵗ⁾ = (Y⁽ᵗ⁻¹⁾ − Y⁽ᵗ⁾) F / (N λ), the stationarity
     condition of the ridge fit with P replaced by the linear outputs
@@ -152,7 +177,13 @@ class SelfDistillation:
     [1, 2, 'pll']
     >>> model.score(X, y) > 0.9
     True
+    >>> SelfDistillation(1e-2, 2, pll_topk=None).fit(X, np.array(["a", "b", "c"])[y])
+    SelfDistillation(lam=0.01, rounds=2, pll_topk=None)
+    >>> _.predict(X[:2]).tolist()
+    ['a', 'a']
     """
+
+    _estimator_type = "classifier"   # scikit-learn < 1.6 reads this
 
     def __init__(self, lam, rounds, *, pll_topk=2, ties="split", method="exact", tol=None,
                  max_iter=100, progress: Callable[[RoundRecord], Any] | None = None):
@@ -165,6 +196,43 @@ class SelfDistillation:
         self.max_iter = max_iter
         self.progress = progress
 
+    # ------------------------------------------------- scikit-learn protocol
+
+    @classmethod
+    def _param_names(cls):
+        return [p for p in inspect.signature(cls.__init__).parameters if p != "self"]
+
+    def get_params(self, deep=True):
+        """Constructor arguments as a dict (``deep`` is accepted for scikit-learn)."""
+        return {name: getattr(self, name) for name in self._param_names()}
+
+    def set_params(self, **params):
+        """Set constructor arguments by name (checked in ``fit``); returns self."""
+        names = self._param_names()
+        for name, value in params.items():
+            if name not in names:
+                raise ValueError(f"set_params: unknown parameter {name!r}; "
+                                 f"expected one of {names}")
+            setattr(self, name, value)
+        return self
+
+    def __repr__(self):
+        defaults = {p.name: p.default for p in
+                    inspect.signature(type(self).__init__).parameters.values()}
+        shown = [f"{k}={v!r}" for k, v in self.get_params().items()
+                 if defaults[k] is inspect.Parameter.empty or not _same(v, defaults[k])]
+        return f"{type(self).__name__}({', '.join(shown)})"
+
+    def __sklearn_tags__(self):
+        """Classifier tags, read by scikit-learn only (so importing it here is lazy)."""
+        from sklearn.utils import ClassifierTags, InputTags, Tags, TargetTags
+
+        return Tags(estimator_type="classifier", target_tags=TargetTags(required=True),
+                    classifier_tags=ClassifierTags(), input_tags=InputTags())
+
+    def __sklearn_is_fitted__(self):
+        return hasattr(self, "coef_")
+
     # ------------------------------------------------------------------ fit
 
     def fit(self, X, y, *, y_true=None, eval_set=None):
@@ -175,11 +243,13 @@ class SelfDistillation:
         X : array (N, D)
             Training features, any array-API namespace; float16 is upcast to
             float32, integer input computes in float64.
-        y : int array (N,)
-            Given (possibly noisy) labels in 0..K−1, K = max label + 1; every
-            class needs at least 2 instances.
-        y_true : int array (N,), optional
-            True labels: enables label-correction accuracy in ``history_``.
+        y : array (N,)
+            Given (possibly noisy) labels, any sortable values (integers,
+            strings); the classes are their K distinct values (``classes_``),
+            and every class needs at least 2 instances.
+        y_true : array (N,), optional
+            True labels (values among ``classes_``): enables label-correction
+            accuracy in ``history_``.
         eval_set : (X_test, y_test), optional
             Held-out rows: enables test accuracy in ``history_``.
 
@@ -190,15 +260,20 @@ class SelfDistillation:
         Raises
         ------
         TypeError
-            Arrays from different libraries, non-integer labels.
+            Arrays from different libraries, continuous (non-integral float) labels.
         ValueError
-            NaN/inf features, lengths that disagree, labels outside 0..K−1,
-            a class with fewer than 2 instances, bad parameters.
+            NaN/inf features, lengths that disagree, fewer than 2 classes, a class
+            with fewer than 2 instances, true or test labels outside ``classes_``,
+            bad parameters.
         """
         params = self._check_params()
-        xp, X, labels, true, evals = _check_fit_inputs(X, y, y_true, eval_set)
-        n_classes = max(int(labels.max()), -1 if true is None else int(true.max())) + 1
-        self._check_topk(n_classes)
+        xp, X, classes, labels, true, evals = _check_fit_inputs(X, y, y_true, eval_set)
+        n_classes = classes.size
+        if self.pll_topk is not None:
+            self._check_topk(n_classes)
+        if self.method == "linear" and is_dask_array(X):
+            raise ValueError("method='linear' needs X in memory (a NumPy/CuPy array), "
+                             "got a Dask array; use method='exact'")
         tol = params["tol"] if params["tol"] is not None else default_tol(X.dtype)
         onehot = np.eye(n_classes)[labels].T
         run = _Run(xp, X, labels, true, evals, self.progress)
@@ -207,7 +282,9 @@ class SelfDistillation:
         else:
             fits = _fit_exact(run, onehot, params["lam"], params["rounds"], self, tol)
             warn_unconverged(run.history, tol, "SelfDistillation.fit")
-        self._store(xp, fits, n_classes, run.history)
+        self._store(xp, fits, run.history)
+        self.classes_, self.n_classes_, self.n_features_in_ = classes, n_classes, X.shape[1]
+        self.n_iter_ = np.array([r.n_iter for r in run.history])
         return self
 
     def _check_params(self):
@@ -224,19 +301,30 @@ class SelfDistillation:
                 or not 1 <= k <= n_classes - 1:
             raise ValueError(f"pll_topk must be an integer in 1..{n_classes - 1}, got {k!r}")
 
-    def _store(self, xp, fits, n_classes, history):
-        rounds, pll = fits[:-1], fits[-1]
+    def _store(self, xp, fits, history):
+        has_pll = self.pll_topk is not None
+        rounds = fits[:-1] if has_pll else fits
         self.coef_ = xp.stack([f.coef for f in rounds])
         self.probs_ = xp.stack([f.probs for f in rounds])
+        pll = fits[-1] if has_pll else _Fit(None, None, None)
         self.pll_coef_, self.pll_probs_, self.pll_targets_ = pll.coef, pll.probs, pll.targets
         self.history_ = tuple(history)
-        self.n_classes_ = n_classes
 
     # -------------------------------------------------------------- predict
 
     def decision_function(self, X, round=None):
-        """Logits (n, K) of fit ``round`` for rows X (n, D)."""
+        """Logits (n, K) of fit ``round`` for rows X (n, D) (lazy for a Dask X).
+
+        With K = 2, as in scikit-learn, the score of ``classes_[1]``: z₁ − z₀ (n,).
+        """
+        z = self._logits(X, round)
+        return z[:, 1] - z[:, 0] if self.n_classes_ == 2 else z
+
+    def _logits(self, X, round):
         coef = self._coef(round)
+        X = _as_array(X, "X")
+        if is_dask_array(X):
+            return _dask_features(X, "X", coef.shape[1]) @ coef.T
         xp = namespace(X, coef)
         X = _features(xp, X, "X", expected_dim=coef.shape[1])
         return X @ xp.astype(coef, X.dtype).T
@@ -247,8 +335,8 @@ class SelfDistillation:
         ``round``: 1..rounds (default the last) or ``"pll"``. For
         ``method="linear"`` these are the linearised u + z/K (see Notes above).
         """
-        z = self.decision_function(X, round)
-        xp = namespace(z)
+        z = self._logits(X, round)
+        xp = _dask_or_namespace(z)
         if self.method == "linear":
             return 1.0 / self.n_classes_ + z / self.n_classes_
         z = z - xp.max(z, axis=1, keepdims=True)
@@ -256,19 +344,29 @@ class SelfDistillation:
         return e / xp.sum(e, axis=1, keepdims=True)
 
     def predict(self, X, round=None):
-        """Predicted labels (n,) of fit ``round`` (1..rounds, default last, or ``"pll"``)."""
-        return namespace(X).argmax(self.decision_function(X, round), axis=1)
+        """Predicted labels (n,) of fit ``round`` (1..rounds, default last, or ``"pll"``).
+
+        A NumPy array of ``classes_`` values (host memory, whatever the backend of X).
+        """
+        z = self._logits(X, round)
+        return self.classes_[to_numpy(_dask_or_namespace(z).argmax(z, axis=1))]
 
     def score(self, X, y, round=None):
         """Accuracy of fit ``round`` on rows X against labels y (a float in [0, 1])."""
-        pred = to_numpy(self.predict(X, round))
-        y = _checks.labels("y", to_numpy(y), self.n_classes_, pred.shape[0])
+        pred = self.predict(X, round)
+        y = np.asarray(to_numpy(_as_array(y, "y")))
+        if y.shape != pred.shape:
+            raise ValueError(f"y must have shape {pred.shape} (one label per row of X), "
+                             f"got {y.shape}")
         return float(np.mean(pred == y))
 
     def _coef(self, round):
         if not hasattr(self, "coef_"):
-            raise ValueError("this SelfDistillation is not fitted yet; call fit(X, y) first")
+            raise _not_fitted()
         if isinstance(round, str) and round == "pll":
+            if self.pll_coef_ is None:
+                raise ValueError("round='pll' needs a PLL student; this model was fitted "
+                                 "with pll_topk=None")
             return self.pll_coef_
         if round is None:
             return self.coef_[self.coef_.shape[0] - 1, ...]
@@ -296,9 +394,10 @@ class _Run:
     def __init__(self, xp, X, labels, true, evals, progress):
         self.xp, self.X, self.labels, self.true = xp, X, labels, true
         self.evals, self.progress, self.history = evals, progress, []
+        self.device = None if is_dask_array(X) else _device(X)
 
     def to_device(self, host):
-        return self.xp.asarray(host, dtype=self.X.dtype, device=_device(self.X))
+        return self.xp.asarray(host, dtype=self.X.dtype, device=self.device)
 
     def record(self, name, coef, probs, residual, n_iter, converged, seconds):
         train = None
@@ -307,7 +406,8 @@ class _Run:
         test = None
         if self.evals is not None:
             x_test, y_test = self.evals
-            pred = to_numpy(self.xp.argmax(x_test @ coef.T, axis=1))
+            logits = x_test @ coef.T
+            pred = to_numpy(_dask_or_namespace(logits).argmax(logits, axis=1))
             test = float(np.mean(pred == y_test))
         rec = RoundRecord(name, train, test, float(residual), int(n_iter), bool(converged),
                           float(seconds))
@@ -330,9 +430,10 @@ def _fit_exact(run, onehot, lam, rounds, est, tol):
     fits = [fit(1, problem.targets, None)]
     for t in range(2, rounds + 1):
         fits.append(fit(t, fits[-1].probs, fits[-1].coef))
-    teacher = fits[0]
-    q_pll = run.to_device(pll_targets(to_numpy(teacher.probs), est.pll_topk, est.ties))
-    fits.append(fit("pll", q_pll, teacher.coef))
+    if est.pll_topk is not None:
+        teacher = fits[0]
+        q_pll = run.to_device(pll_targets(to_numpy(teacher.probs), est.pll_topk, est.ties))
+        fits.append(fit("pll", q_pll, teacher.coef))
     return fits
 
 
@@ -356,8 +457,9 @@ def _fit_linear(run, onehot, lam, rounds, est):
     fits = [step(1, run.to_device(onehot), start)]
     for t in range(2, rounds + 1):
         fits.append(step(t, fits[-1].probs, time.perf_counter()))
-    q_pll = pll_targets(to_numpy(fits[0].probs), est.pll_topk, est.ties)
-    fits.append(step("pll", run.to_device(q_pll), time.perf_counter()))
+    if est.pll_topk is not None:
+        q_pll = pll_targets(to_numpy(fits[0].probs), est.pll_topk, est.ties)
+        fits.append(step("pll", run.to_device(q_pll), time.perf_counter()))
     return fits
 
 
@@ -366,29 +468,69 @@ def _fit_linear(run, onehot, lam, rounds, est):
 
 
 def _check_fit_inputs(X, y, y_true, eval_set):
-    arrays = [a for a in (X, y, y_true) if _is_array(a)]
-    if eval_set is not None:
-        if not isinstance(eval_set, (tuple, list)) or len(eval_set) != 2:
-            raise ValueError("eval_set must be a pair (X_test, y_test)")
-        arrays += [a for a in eval_set if _is_array(a)]
-    if not _is_array(X):
-        raise TypeError(f"X must be an array (N, D), got {type(X).__name__}")
-    xp = namespace(*arrays)
-    X = _features(xp, X, "X")
-    labels = _labels_host(y, "y", X.shape[0])
-    _check_counts(labels)
-    true = None if y_true is None else _labels_host(y_true, "y_true", X.shape[0])
+    """(xp, X, classes, labels, true, evals); labels are indices into classes (N,)."""
+    if eval_set is not None and (not isinstance(eval_set, (tuple, list)) or len(eval_set) != 2):
+        raise ValueError("eval_set must be a pair (X_test, y_test)")
+    X, y = _as_array(X, "X"), _as_array(y, "y")
+    if is_dask_array(X):   # the solver reads X chunk by chunk; the rest lives on the host
+        xp, X = _np_namespace, _dask_features(X, "X")
+    else:
+        arrays = [a for a in (X, y, y_true) if _is_array(a)]
+        arrays += [a for a in eval_set or () if _is_array(a) and not is_dask_array(a)]
+        xp = namespace(*arrays)
+        X = _features(xp, X, "X")
+    classes, labels = _encode_labels(y, X.shape[0])
+    true = None if y_true is None else _label_indices(y_true, "y_true", classes, X.shape[0])
     evals = None
     if eval_set is not None:
-        x_test = _features(xp, eval_set[0], "eval_set[0] (X_test)", expected_dim=X.shape[1])
-        x_test = xp.astype(x_test, X.dtype)
-        y_test = _labels_host(eval_set[1], "eval_set[1] (y_test)", x_test.shape[0])
-        top = max(int(labels.max()), -1 if true is None else int(true.max()))
-        if y_test.size and y_test.max() > top:
-            raise ValueError(f"eval_set[1] (y_test) must lie in 0..{top}, "
-                             f"got values up to {int(y_test.max())}")
+        x_test = eval_set[0]
+        name = "eval_set[0] (X_test)"
+        x_test = (_dask_features(x_test, name, X.shape[1]) if is_dask_array(x_test)
+                  else _features(xp, x_test, name, expected_dim=X.shape[1]))
+        x_test = x_test.astype(X.dtype) if is_dask_array(x_test) else xp.astype(x_test, X.dtype)
+        y_test = _label_indices(eval_set[1], "eval_set[1] (y_test)", classes, x_test.shape[0])
         evals = (x_test, y_test)
-    return xp, X, labels, true, evals
+    return xp, X, classes, labels, true, evals
+
+
+def _host_labels(y, name, n_samples):
+    host = np.asarray(y.compute() if is_dask_array(y) else to_numpy(y))
+    if host.ndim != 1:
+        raise ValueError(f"{name} must be 1-dimensional, got shape {host.shape}")
+    if host.shape[0] != n_samples:
+        raise ValueError(f"{name} must have length N = {n_samples} (one per row of X), "
+                         f"got {host.shape[0]}")
+    if host.dtype.kind == "f" and not np.all(np.isfinite(host) & (host == np.round(host))):
+        raise ValueError(f"Unknown label type: {name} must hold class labels (integers, "
+                         f"strings, integral floats), got continuous values")
+    return host
+
+
+def _encode_labels(y, n_samples):
+    """Sorted distinct labels (K,) and the class index of every instance (N,)."""
+    classes, labels = np.unique(_host_labels(y, "y", n_samples), return_inverse=True)
+    if classes.size < 2:
+        raise ValueError(f"y has {classes.size} class; at least 2 classes are needed")
+    counts = np.bincount(labels, minlength=classes.size)
+    few = np.flatnonzero(counts < 2)
+    if few.size:
+        raise ValueError(f"y: every class needs at least 2 instances; class "
+                         f"{_plain(classes[few[0]])!r} has {int(counts[few[0]])}")
+    return classes, labels.astype(np.intp)
+
+
+def _label_indices(y, name, classes, n_samples):
+    """Class indices (N,) of labels ``y`` that must all be among ``classes``."""
+    host = _host_labels(y, name, n_samples)
+    try:
+        at = np.clip(np.searchsorted(classes, host), 0, classes.size - 1)
+        unknown = classes[at] != host
+    except TypeError:   # labels not comparable with the classes (e.g. str vs int)
+        unknown = np.ones(host.shape, dtype=bool)
+    if np.any(unknown):
+        raise ValueError(f"{name} must take values among the classes of y "
+                         f"{classes.tolist()}, got {_plain(host[np.flatnonzero(unknown)[0]])!r}")
+    return at.astype(np.intp)
 
 
 def _is_array(a):
@@ -398,18 +540,80 @@ def _is_array(a):
 def _features(xp, X, name, expected_dim=None):
     if not _is_array(X):
         raise TypeError(f"{name} must be an array, got {type(X).__name__}")
-    if X.ndim != 2:
-        raise ValueError(f"{name} must be 2-dimensional (N, D), got shape {tuple(X.shape)}")
-    if expected_dim is not None and X.shape[1] != expected_dim:
-        raise ValueError(f"{name} must have D = {expected_dim} columns, got {X.shape[1]}")
-    if X.shape[0] == 0 or X.shape[1] == 0:
-        raise ValueError(f"{name} must be non-empty, got shape {tuple(X.shape)}")
-    if xp.isdtype(X.dtype, "bool") or xp.isdtype(X.dtype, "complex floating"):
+    _check_matrix_shape(X, name, expected_dim)
+    if xp.isdtype(X.dtype, "complex floating"):
+        raise ValueError(f"Complex data not supported: {name} must hold real numbers, "
+                         f"got dtype {X.dtype}")
+    if xp.isdtype(X.dtype, "bool"):
         raise TypeError(f"{name} must hold real numbers, got dtype {X.dtype}")
     X = xp.astype(X, float_dtype(xp, X))
     if not bool(xp.all(xp.isfinite(X))):
         raise ValueError(f"{name} contains NaN or inf")
     return X
+
+
+def _check_matrix_shape(X, name, expected_dim):
+    if X.ndim != 2:
+        raise ValueError(f"{name} must be 2-dimensional (N, D), got shape {tuple(X.shape)}; "
+                         "Reshape your data: X.reshape(-1, 1) for one feature, "
+                         "X.reshape(1, -1) for one instance")
+    if expected_dim is not None and X.shape[1] != expected_dim:
+        raise ValueError(f"{name} has {X.shape[1]} features, but SelfDistillation is "
+                         f"expecting {expected_dim} features as input (D columns)")
+    if X.shape[0] == 0 or X.shape[1] == 0:
+        raise ValueError(f"{name} must be non-empty, got {X.shape[1]} feature(s) "
+                         f"(shape={tuple(X.shape)}) while a minimum of 1 is required.")
+
+
+def _as_array(X, name):
+    """Array-API arrays pass; sparse matrices are refused; lists, pandas objects and
+    other array-likes become NumPy."""
+    if X is None:
+        raise ValueError(f"{name} is None: SelfDistillation requires y to be passed, but "
+                         "the target y is None" if name == "y" else f"{name} must be an array")
+    module = type(X).__module__.split(".")[0]
+    if module == "scipy" and hasattr(X, "toarray"):
+        raise TypeError(f"{name} is a scipy sparse matrix: sparse input is not supported, "
+                        f"pass a dense array ({name}.toarray())")
+    return X if is_array_api_obj(X) else np.asarray(X)
+
+
+def _dask_or_namespace(x):
+    if is_dask_array(x):
+        import dask.array
+
+        return dask.array
+    return namespace(x)
+
+
+def _dask_features(X, name, expected_dim=None):
+    """Shape and dtype checks of a Dask X (finiteness is checked by the solver's pass)."""
+    _check_matrix_shape(X, name, expected_dim)
+    if X.dtype.kind not in "iuf":
+        raise TypeError(f"{name} must hold real numbers, got dtype {X.dtype}")
+    return X.astype(np.float32 if X.dtype in (np.float16, np.float32) else np.float64)
+
+
+def _not_fitted():
+    """scikit-learn's NotFittedError (a ValueError) when scikit-learn is in use, else ValueError."""
+    message = "this SelfDistillation is not fitted yet; call fit(X, y) first"
+    if "sklearn" in sys.modules:
+        from sklearn.exceptions import NotFittedError
+
+        return NotFittedError(message)
+    return ValueError(message)
+
+
+def _plain(value):
+    """A NumPy scalar as the Python value it holds (for messages)."""
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def _same(value, default):
+    try:
+        return type(value) is type(default) and bool(value == default)
+    except (TypeError, ValueError):
+        return False
 
 
 def _labels_host(y, name, n_samples):
@@ -646,7 +850,5 @@ def noise_sweep(features, transitions, estimator, *, seeds=(0,), progress=None):
 
 
 def _with_progress(estimator, progress, eta, seed):
-    params = {k: getattr(estimator, k) for k in
-              ("pll_topk", "ties", "method", "tol", "max_iter")}
     hook = None if progress is None else (lambda rec: progress(eta, seed, rec))
-    return SelfDistillation(estimator.lam, estimator.rounds, progress=hook, **params)
+    return SelfDistillation(**{**estimator.get_params(), "progress": hook})

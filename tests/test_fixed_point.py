@@ -217,3 +217,25 @@ def test_bad_lam(lam, error):
 def test_gram_none_without_features():
     with pytest.raises(ValueError, match="gram may be None only"):
         fit_probs(None, np.full((2, 2), 0.5), 1.0)
+
+
+def test_pcg_stops_at_reach_with_a_descent_direction():
+    """The trust region on the image stops CG early; the iterate still descends."""
+    from labelavg.fixed_point import _pcg
+
+    rng = np.random.default_rng(0)
+    a = rng.normal(size=(6, 6))
+    a = a @ a.T + 0.1 * np.eye(6)
+    b = 100 * rng.normal(size=6)
+
+    def op(p):
+        return a @ p, p            # the "image" is the iterate itself
+
+    full, _, done, _ = _pcg(np, op, lambda r: r, b, 1e-9, 50)
+    assert done
+    np.testing.assert_allclose(a @ full, b, rtol=1e-8, atol=1e-8)
+    x, image, done, _ = _pcg(np, op, lambda r: r, b, 1e-9, 50, reach=1.0)
+    assert not done and np.max(np.abs(image)) > 1.0
+    np.testing.assert_allclose(image, x)
+    assert b @ x > 0                # descent for 0.5 xᵀAx − bᵀx from 0
+    assert np.max(np.abs(x)) < np.max(np.abs(full))
