@@ -14,7 +14,7 @@ import sys
 import warnings
 from functools import partial
 
-SUBCOMMANDS = ("demo", "check", "simulate", "phase", "probe", "figures")
+SUBCOMMANDS = ("demo", "check", "simulate", "phase", "probe", "reproduce", "figures")
 
 
 class _Parser(argparse.ArgumentParser):
