@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""Rebuild ``data/wordnet_minilm.npz``: WordNet 3.0 noun glosses embedded by all-MiniLM-L6-v2.
+"""Rebuild ``labelavg/data/wordnet_minilm.npz``: WordNet 3.0 noun glosses embedded by all-MiniLM-L6-v2.
 
 Every row is one WordNet noun synset; its label is the synset's lexicographer file
 (``noun.animal``, ``noun.artifact``, ...). The text embedded is ``"<first lemma>: <gloss>"``
@@ -14,7 +14,7 @@ Needs (nothing is downloaded while it runs)::
 
 Run from the repository root::
 
-    python data/build_wordnet_minilm.py [--out data/wordnet_minilm.npz] [--n-total 20000] [--seed 0]
+    python data/build_wordnet_minilm.py [--out labelavg/data/wordnet_minilm.npz] [--n-total 20000] [--seed 0]
 
 Steps, all deterministic for a given ``--seed``:
 
@@ -182,7 +182,8 @@ def save_npz(path, arrays):
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--out", default=str(Path(__file__).resolve().parent / "wordnet_minilm.npz"))
+    ap.add_argument("--out", default=str(Path(__file__).resolve().parents[1] / "labelavg" / "data"
+                                        / "wordnet_minilm.npz"))
     ap.add_argument("--n-total", type=int, default=20000)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--test-frac", type=float, default=0.3)

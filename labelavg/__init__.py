@@ -7,6 +7,7 @@ features. Notation follows theory/THEORY.md: K classes, n per class, N = Kn, λ 
 Φ ``gram``, t the fit number (t = 1 the teacher).
 """
 
+from ._version import __version__
 from .block import BlockModel
 from .distill import Accuracy, DistillPath, distill, linear_path, pll_targets
 from .fixed_point import FitResult, fit_probs

@@ -1,18 +1,29 @@
 """Real feature sets for linear probing, loaded from ``.npz`` / ``.npy`` files.
 
-:func:`load_wordnet_minilm` loads the dataset the project ships in
-``data/wordnet_minilm.npz``: WordNet 3.0 noun glosses embedded by the sentence model
-all-MiniLM-L6-v2 (384-d, unit-norm), labelled by lexicographer file (``noun.animal``,
-``noun.artifact``, ...), ~14k train / ~6k test rows. ``data/README.md`` describes it and
-``data/build_wordnet_minilm.py`` rebuilds it. :func:`load_features` loads a user's own
-features. Both return a :class:`FeatureSet`.
+The package ships three feature sets as package data in ``labelavg/data/`` (so they are
+in the wheel and load from any directory); :func:`list_datasets` names them and
+:func:`load` reads one:
+
+- ``wordnet_minilm`` (text): WordNet 3.0 noun glosses embedded by the sentence model
+  all-MiniLM-L6-v2 (384-d, unit-norm), labelled by lexicographer file (``noun.animal``,
+  ``noun.artifact``, ...; K = 24), 14,000 train / 6,000 test rows;
+- ``fashion_mnist_effnet`` (image): Fashion-MNIST images embedded by the
+  ImageNet-pretrained EfficientNet-Lite0 (1280-d pooled features, projected to 256-d by
+  a fixed linear map, unit-norm), K = 10, 5,000 train / 2,000 test;
+- ``digits_effnet`` (image): scikit-learn's 8x8 digits through the same network and
+  the same kind of projection, K = 10, 1,258 train / 539 test.
+
+``data/README.md`` describes them; ``data/build_wordnet_minilm.py`` and
+``data/build_image_effnet.py`` rebuild them byte for byte. :func:`load_features` loads
+a user's own features. All return a :class:`FeatureSet`.
 
 This module only reads arrays with NumPy: it never imports torch (embedding happens in
-the build script, once).
+the build scripts, once).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,15 +34,31 @@ import numpy as np
 
 from . import _checks
 
-__all__ = ["FeatureSet", "load_features", "load_wordnet_minilm", "WORDNET_MINILM_PATH"]
+__all__ = ["FeatureSet", "list_datasets", "load", "load_features", "load_wordnet_minilm",
+           "DATA_DIR", "WORDNET_MINILM_PATH"]
 
-#: Where :func:`load_wordnet_minilm` looks by default: ``<repo>/data/wordnet_minilm.npz``
-#: (found from this file, so it works for the editable install ``pip install -e .``).
-WORDNET_MINILM_PATH = Path(__file__).resolve().parents[1] / "data" / "wordnet_minilm.npz"
+#: The folder of the shipped feature sets, inside the installed package (package data).
+DATA_DIR = Path(__file__).resolve().parent / "data"
 
-_REBUILD = ("rebuild it from the repository root with `apt-get install wordnet-base`, "
-            "`pip install torch==2.13.0` (first: the CPU wheel), `pip install -e .[embed]`, "
-            "then `python data/build_wordnet_minilm.py` (see data/README.md)")
+#: Where :func:`load_wordnet_minilm` looks by default: ``labelavg/data/wordnet_minilm.npz``.
+WORDNET_MINILM_PATH = DATA_DIR / "wordnet_minilm.npz"
+
+_BUILD = ("from the repository root: `pip install torch==2.13.0+cpu` (first: the CPU "
+          "wheel), `pip install -e .[build]`, then ")
+_REBUILD = ("rebuild it " + _BUILD + "`apt-get install wordnet-base` and "
+            "`python data/build_wordnet_minilm.py` (see data/README.md)")
+
+#: name -> (modality, file in DATA_DIR, rebuild hint)
+_SHIPPED = {
+    "wordnet_minilm": ("text", "wordnet_minilm.npz", _REBUILD),
+    "fashion_mnist_effnet": ("image", "fashion_mnist_effnet.npz",
+                             "rebuild it " + _BUILD + "`apt-get install dataset-fashion-mnist`"
+                             " and `python data/build_image_effnet.py fashion_mnist` "
+                             "(see data/README.md)"),
+    "digits_effnet": ("image", "digits_effnet.npz",
+                      "rebuild it " + _BUILD + "`python data/build_image_effnet.py digits` "
+                      "(see data/README.md)"),
+}
 
 _ARRAY_KEYS = ("x_train", "y_train", "x_test", "y_test", "class_names")
 
@@ -53,6 +80,11 @@ class FeatureSet:
         ``K`` names, ``class_names[k]`` for label ``k``.
     meta : mapping
         Everything else the file holds (provenance, ids), read-only.
+    modality : {"text", "image"} or None
+        What the features embed, for the shipped sets (:func:`load`); ``None`` for a
+        user's file that does not say (a ``modality`` string key in the ``.npz``).
+    name : str or None
+        The shipped set's name (:func:`list_datasets`), else ``None``.
     """
 
     x_train: np.ndarray
@@ -61,6 +93,8 @@ class FeatureSet:
     y_test: np.ndarray | None
     class_names: tuple[str, ...]
     meta: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+    modality: str | None = None
+    name: str | None = None
 
     @property
     def n_classes(self) -> int:
@@ -74,8 +108,64 @@ class FeatureSet:
 
     def __repr__(self) -> str:
         test = "no test split" if self.x_test is None else f"N_test={self.x_test.shape[0]}"
-        return (f"FeatureSet(N_train={self.x_train.shape[0]}, {test}, d={self.n_features}, "
-                f"K={self.n_classes}, dtype={self.x_train.dtype})")
+        head = "" if self.name is None else f"{self.name!r}, "
+        kind = "" if self.modality is None else f", {self.modality}"
+        return (f"FeatureSet({head}N_train={self.x_train.shape[0]}, {test}, "
+                f"d={self.n_features}, K={self.n_classes}, dtype={self.x_train.dtype}{kind})")
+
+
+def list_datasets() -> tuple[str, ...]:
+    """Names of the feature sets shipped inside the package, for :func:`load`.
+
+    Returns
+    -------
+    tuple of str
+        ``("wordnet_minilm", "fashion_mnist_effnet", "digits_effnet")``.
+
+    Examples
+    --------
+    >>> "fashion_mnist_effnet" in list_datasets()
+    True
+    """
+    return tuple(_SHIPPED)
+
+
+def load(name) -> FeatureSet:
+    """Load a shipped feature set by name.
+
+    Parameters
+    ----------
+    name : str
+        One of :func:`list_datasets`.
+
+    Returns
+    -------
+    FeatureSet
+        With ``name``, ``modality`` (``"text"`` or ``"image"``), the train/test split
+        (float32 features upcast from the stored float16, intp labels) and the class
+        names; ``meta`` holds the provenance (``source``, ``model``, ``seed``,
+        ``versions``, ...; see ``data/README.md``).
+
+    Raises
+    ------
+    ValueError
+        ``name`` is not a shipped set.
+    FileNotFoundError
+        The file is missing from the installation, with the commands that rebuild it.
+
+    Examples
+    --------
+    >>> fs = load("digits_effnet")
+    >>> fs.modality, fs.n_classes, fs.n_features
+    ('image', 10, 256)
+    """
+    if not isinstance(name, str) or name not in _SHIPPED:
+        raise ValueError(f"name: expected one of {list(_SHIPPED)}, got {name!r}")
+    modality, filename, rebuild = _SHIPPED[name]
+    path = DATA_DIR / filename
+    if not path.is_file():
+        raise FileNotFoundError(f"name: the {name} feature file {path} is missing; {rebuild}")
+    return dataclasses.replace(load_features(path), modality=modality, name=name)
 
 
 def load_wordnet_minilm(path=None) -> FeatureSet:
@@ -85,7 +175,8 @@ def load_wordnet_minilm(path=None) -> FeatureSet:
     ----------
     path : str or Path, optional
         The ``.npz`` to read; default :data:`WORDNET_MINILM_PATH`
-        (``data/wordnet_minilm.npz`` in the repository).
+        (``labelavg/data/wordnet_minilm.npz``, shipped in the package; ``load(
+        "wordnet_minilm")`` reads the same file and sets ``modality`` and ``name``).
 
     Returns
     -------
@@ -228,4 +319,6 @@ def _from_arrays(stored, where, label_arg=None):
                 except json.JSONDecodeError:
                     pass
         meta[key] = value
-    return FeatureSet(x_train, y_train, x_test, y_test, class_names, MappingProxyType(meta))
+    modality = meta.get("modality")
+    return FeatureSet(x_train, y_train, x_test, y_test, class_names, MappingProxyType(meta),
+                      modality=modality if isinstance(modality, str) else None)

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 __all__ = ["accuracy_vs_eta", "correlation_heatmap", "demo_accuracy",
-           "distillation_gain", "eigenvalue_filter", "gram_heatmap",
+           "distillation_gain", "eigenvalue_filter", "gain_panels", "gram_heatmap",
            "least_round_map", "phase_map", "save", "simplex_projection",
            "softmax_trajectories"]
 
@@ -580,4 +580,45 @@ def demo_accuracy(paths):
         ax.set_title(f"{part} instances")
     axes[0].set_ylabel("label-correction accuracy (%)")
     axes[0].legend(fontsize=7)
+    return fig
+
+
+# ---------------------------------------------------------------------------
+# reproduction on real features (labelavg reproduce)
+# ---------------------------------------------------------------------------
+
+def gain_panels(gains, errors=None, *, panel_labels, group_labels, model_labels, title=None):
+    """One :func:`distillation_gain` panel per noise model, sharing the y axis (paper Fig. 4).
+
+    Parameters
+    ----------
+    gains : array (n_panels, n_groups, n_models)
+        Gain in percentage points over the teacher (e.g. panels = noise models,
+        groups = η, models = t = 2..5 and PLL).
+    errors : array like ``gains``, optional
+        Error-bar half-lengths in percentage points.
+    panel_labels : sequence of str (n_panels,)
+    group_labels : sequence of str (n_groups,)
+    model_labels : sequence of str (n_models,)
+    title : str, optional
+        Figure title above the panels.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    from matplotlib.figure import Figure
+
+    gains = np.asarray(gains, dtype=float)
+    fig = Figure(figsize=(4.2 * len(panel_labels), 4.2), layout="constrained")
+    axes = fig.subplots(1, len(panel_labels), sharey=True, squeeze=False)[0]
+    for i, (ax, label) in enumerate(zip(axes, panel_labels)):
+        distillation_gain(gains[i], group_labels=group_labels, model_labels=model_labels,
+                          errors=None if errors is None else np.asarray(errors)[i],
+                          title=f"{label} noise", ax=ax)
+        if i:
+            ax.set_ylabel("")
+            ax.get_legend().remove()
+    if title:
+        fig.suptitle(title)
     return fig

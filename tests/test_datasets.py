@@ -1,7 +1,10 @@
-"""Tests for labelavg.datasets: the shipped WordNet/MiniLM features and load_features."""
+"""Tests for labelavg.datasets: the shipped feature sets, list_datasets/load, load_features."""
 
+import importlib.resources
 import subprocess
 import sys
+import zipfile
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -92,11 +95,103 @@ def test_missing_default_file_says_how_to_rebuild(monkeypatch, tmp_path):
         load_wordnet_minilm(tmp_path / "other.npz")
 
 
-def test_default_path_is_in_the_repository():
-    from pathlib import Path
+def test_default_path_is_package_data():
+    package = Path(datasets.__file__).resolve().parent
+    assert datasets.WORDNET_MINILM_PATH == package / "data" / "wordnet_minilm.npz"
+    assert datasets.DATA_DIR == package / "data"
 
+
+# --------------------------------------------------------------------------- list_datasets / load
+
+SHIPPED = {"wordnet_minilm": ("text", 384, 24), "fashion_mnist_effnet": ("image", 256, 10),
+           "digits_effnet": ("image", 256, 10)}
+
+
+def test_list_datasets_names_every_shipped_file():
+    assert datasets.list_datasets() == tuple(SHIPPED)
+    files = {p.name for p in datasets.DATA_DIR.glob("*.npz")}
+    assert files == {f"{name}.npz" for name in SHIPPED}
+
+
+@pytest.mark.parametrize("name", list(SHIPPED))
+def test_load_shipped_set(name):
+    modality, dim, k = SHIPPED[name]
+    fs = datasets.load(name)
+    assert fs.name == name and fs.modality == modality
+    assert fs.n_features == dim and fs.n_classes == k and len(set(fs.class_names)) == k
+    assert fs.x_train.dtype == np.float32 and fs.x_test.dtype == np.float32
+    for x, y in ((fs.x_train, fs.y_train), (fs.x_test, fs.y_test)):
+        assert x.shape == (y.size, dim)
+        assert np.array_equal(np.unique(y), np.arange(k))     # every class in both splits
+        norms = np.linalg.norm(x.astype(np.float64), axis=1)  # unit rows: a cosine Gram
+        assert np.max(np.abs(norms - 1)) < FLOAT16_NORM_ATOL
+    if modality == "image":
+        assert "EfficientNet-Lite0" in fs.meta["model"] and fs.meta["seed"] == 0
+        assert fs.meta["dim"] == dim and 0.9 < fs.meta["norm_kept"] <= 1
+        if name == "digits_effnet":   # one source array split in two (Fashion has two files)
+            assert set(fs.meta["index_train"].tolist()).isdisjoint(fs.meta["index_test"].tolist())
+    assert name in repr(fs) and modality in repr(fs)
+
+
+def test_image_features_separate_the_classes():
+    """A pretrained CNN's features: nearest class mean on the test split far above chance."""
+    for name in ("fashion_mnist_effnet", "digits_effnet"):
+        fs = datasets.load(name)
+        means = np.stack([fs.x_train[fs.y_train == c].mean(axis=0) for c in range(10)])
+        acc = np.mean(np.argmax(fs.x_test @ means.T, axis=1) == fs.y_test)
+        assert acc > 0.5, (name, acc)
+
+
+def test_load_bad_name_and_missing_file(monkeypatch, tmp_path):
+    with pytest.raises(ValueError, match="name: expected one of .*'mnist'"):
+        datasets.load("mnist")
+    with pytest.raises(ValueError, match="name: expected one of"):
+        datasets.load(3)
+    monkeypatch.setattr(datasets, "DATA_DIR", tmp_path)
+    with pytest.raises(FileNotFoundError, match="build_image_effnet.py fashion_mnist"):
+        datasets.load("fashion_mnist_effnet")
+    with pytest.raises(FileNotFoundError, match="build_wordnet_minilm.py"):
+        datasets.load("wordnet_minilm")
+
+
+def test_feature_sets_are_package_data():
+    """importlib.resources finds them, and setuptools is told to put them in the wheel."""
+    root = importlib.resources.files("labelavg") / "data"
+    for name in SHIPPED:
+        assert (root / f"{name}.npz").is_file()
+    pyproject = (Path(__file__).resolve().parents[1] / "pyproject.toml").read_text()
+    assert '[tool.setuptools.package-data]\nlabelavg = ["data/*.npz"]' in pyproject
+
+
+@pytest.mark.slow
+def test_wheel_contains_the_feature_sets(tmp_path):
+    """Build the wheel (no isolation, no deps) and list it: every set and the version."""
     repo = Path(__file__).resolve().parents[1]
-    assert datasets.WORDNET_MINILM_PATH == repo / "data" / "wordnet_minilm.npz"
+    subprocess.run([sys.executable, "-m", "pip", "wheel", str(repo), "--no-deps",
+                    "--no-build-isolation", "-q", "-w", str(tmp_path / "wheel")],
+                   check=True, cwd=tmp_path, capture_output=True)
+    (wheel,) = (tmp_path / "wheel").glob("labelavg-*.whl")
+    names = set(zipfile.ZipFile(wheel).namelist())
+    for name in SHIPPED:
+        assert f"labelavg/data/{name}.npz" in names
+    assert "labelavg/cli/reproduce.py" in names
+    import labelavg
+    assert wheel.name.startswith(f"labelavg-{labelavg.__version__}-")
+
+
+def test_version():
+    import importlib.metadata
+
+    import labelavg
+    from labelavg._version import __version__
+
+    assert labelavg.__version__ == __version__
+    assert all(part.isdigit() for part in __version__.split("."))
+    try:   # an installed distribution (editable or not) reports the same single source
+        installed = importlib.metadata.version("labelavg")
+    except importlib.metadata.PackageNotFoundError:
+        installed = __version__
+    assert installed == __version__
 
 
 def test_library_never_imports_torch():

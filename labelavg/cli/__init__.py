@@ -18,7 +18,7 @@ import sys
 import warnings
 from functools import partial
 
-SUBCOMMANDS = ("demo", "check", "simulate", "phase", "sweep", "probe", "figures")
+SUBCOMMANDS = ("demo", "check", "simulate", "phase", "sweep", "probe", "reproduce", "figures")
 
 DESCRIPTION = """labelavg: self-distillation in linear probing as label averaging.
 
