@@ -294,7 +294,7 @@ def _gain_rows(result):
         by_cell.setdefault((r["noise"], r["eta"]), {}).setdefault(r["method"], []).append(
             r["test_accuracy"])
     for (noise, eta), accs in by_cell.items():
-        verdict = pll_condition(result["transitions"][(noise, eta)])
+        verdict = pll_condition(transition=result["transitions"][(noise, eta)])
         teacher = np.array(accs["teacher"])
         for method in METHODS[1:]:
             diff = 100 * (np.array(accs[method]) - teacher)
