@@ -170,3 +170,22 @@ def test_help_text_is_rendered(args):
     assert "%%" not in out and "``" not in out
     if not args:
         assert "exit status" in out and "--version" in out
+
+
+def test_probe_on_a_shipped_image_set(tmp_path):
+    """``probe --dataset`` loads that shipped set: its sizes and K appear in the header."""
+    from labelavg.datasets import load
+
+    data = load("digits_effnet")
+    out = _ok("probe", "--dataset", "digits_effnet", "--lam", "1e-3", "--noise", "symmetric",
+              "--eta", "0.5", "--seeds", "1", "--rounds", "2", "--no-figure")
+    header = out.stdout.splitlines()[0]
+    assert header.startswith("digits_effnet:")
+    assert f"N={data.x_train.shape[0]} train / {data.x_test.shape[0]} test" in header
+    assert f"K={data.n_classes}" in header
+
+
+def test_probe_refuses_dataset_with_features(tmp_path):
+    out = _run("probe", "--dataset", "digits_effnet", "--features", "x.npy")
+    assert out.returncode == 2 and len(out.stderr.strip().splitlines()) == 1
+    assert "--features or --dataset" in out.stderr
