@@ -663,6 +663,17 @@ def _objective(batch, eps, b):
     return value, 64 * _EPS * size, y
 
 
+def _class_sum(x):
+    """Σ over the class axis of (P, K, G) -> (P, G) (einsum: fast on a short axis)."""
+    return np.einsum("pkg->pg", x)
+
+
+def _add_diagonal(m, x):
+    """m[..., i, i] += x[..., i] in place, through a strided view."""
+    k = m.shape[-1]
+    m.reshape(*m.shape[:-2], k * k)[..., ::k + 1] += x
+
+
 def _direction(batch, probs, resid):
     """Newton directions Δ (P, K, G) of J Δ = −r for every point.
 
@@ -670,32 +681,31 @@ def _direction(batch, probs, resid):
     diag(p_g) − p_g p_gᵀ, s_b = Σ_{h∈b} n_h Δ_h. With R_g = I + α·self·H_g
     (diagonal plus rank one, inverted in closed form), Δ_g = −R_g⁻¹ r_g −
     α R_g⁻¹ H_g w_{a(g)}, w = Φ s, leaving one K² × K² system per point,
-    s_b + V_b w_b = −U_b, solved as a stack.
+    s_b + V_b w_b = −U_b, solved as a stack. Arrays keep the (P, K, G)
+    layout; sums over the short class axes go through einsum.
     """
     p, k, _ = probs.shape
     alpha = 1.0 / batch.n_lam
     beta = (alpha * batch.self_coef)[:, None, None]
-    q = probs.transpose(0, 2, 1)                                  # (P, G, K)
-    d = 1.0 / (1.0 + beta * q)
-    dq = d * q
-    den = 1.0 - beta[..., 0] * np.sum(dq * q, axis=-1)            # (P, G) > 0
-    r = resid.transpose(0, 2, 1)
-    rinv_r = d * r + beta * dq * (np.sum(dq * r, axis=-1) / den)[..., None]
+    d = 1.0 / (1.0 + beta * probs)
+    dq = d * probs
+    den = 1.0 - beta[:, 0] * _class_sum(dq * probs)                          # (P, G) > 0
+    rinv_r = d * resid + beta * dq * (_class_sum(dq * resid) / den)[:, None, :]
     # R⁻¹H = diag(dq) + dq ⊗ tail, tail = (β dq∘q − q) / den: never built as a matrix
-    tail = (beta * dq * q - q) / den[..., None]
-    wa = (alpha[:, None] * batch.weights).reshape(p, k, k)                        # (P, Kc, Kj)
-    u = (batch.weights.reshape(p, k, k, 1) * rinv_r.reshape(p, k, k, k)).sum(axis=2)
-    wdq = wa[..., None] * dq.reshape(p, k, k, k)                                   # (P, Kc, Kj, K)
-    v = np.swapaxes(wdq, -1, -2) @ tail.reshape(p, k, k, k)                         # (P, Kc, K, K)
-    v[:, :, np.arange(k), np.arange(k)] += wdq.sum(axis=2)
-    # system[(b, i), (a, j)] = δ + V_b[i, j] Φ(a, b)
-    gram_t = np.swapaxes(batch.class_gram, 1, 2)[:, :, None, :, None]
-    system = np.eye(k * k) + (v[:, :, :, None, :] * gram_t).reshape(p, k * k, k * k)
-    s = np.linalg.solve(system, -u.reshape(p, k * k, 1))[..., 0].reshape(p, k, k)
-    w = np.repeat(batch.class_gram @ s, k, axis=1)                                 # (P, G, K)
-    rinv_hw = dq * w + dq * np.sum(tail * w, axis=-1, keepdims=True)
+    tail = (beta * dq - 1.0) * probs / den[:, None, :]
+    n = batch.weights.reshape(p, k, k)                                       # (P, c, j)
+    u = np.einsum("picj,pcj->pci", rinv_r.reshape(p, k, k, k), n)            # (P, c, i)
+    wdq = dq.reshape(p, k, k, k) * (alpha[:, None, None] * n)[:, None]       # (P, i, c, j)
+    v = np.einsum("picj,plcj->pcil", wdq, tail.reshape(p, k, k, k))         # (P, c, i, l)
+    _add_diagonal(v, np.einsum("picj->pci", wdq))
+    # system[(b, i), (a, l)] = δ + V_b[i, l] Φ(a, b)
+    system = np.einsum("pbil,pab->pbial", v, batch.class_gram).reshape(p, k * k, k * k)
+    _add_diagonal(system, 1.0)
+    s = np.linalg.solve(system, -u.reshape(p, k * k, 1)).reshape(p, k, k)
+    w = np.repeat((batch.class_gram @ s).transpose(0, 2, 1), k, axis=2)      # (P, K, G)
+    rinv_hw = dq * (w + _class_sum(tail * w)[:, None, :])
     delta = -rinv_r - alpha[:, None, None] * rinv_hw
-    return delta.transpose(0, 2, 1) * batch.present[:, None, :]
+    return delta * batch.present[:, None, :]
 
 
 def _line_search(batch, eps, b, value, delta, resid):
