@@ -575,7 +575,8 @@ class _Batch:
     def class_sum(self, x):
         """Σ_{h in class b} n_h x_h for each class b: (P, K, G) -> (P, K, K classes)."""
         k = self.n_classes
-        return (x * self.weights[:, None, :]).reshape(x.shape[0], x.shape[1], k, k).sum(-1)
+        return np.einsum("pkcj,pcj->pkc", x.reshape(x.shape[0], x.shape[1], k, k),
+                         self.weights.reshape(-1, k, k))
 
     def mix(self, x):
         """Σ_h n_h x_h Φ(a(g), a(h)) + self_coef x_g: the Gram map on groups."""
@@ -603,13 +604,32 @@ class _Batch:
         return np.broadcast_to(dev, (self.size, k, k * k)).copy()
 
 
+def _class_sum(x):
+    """Σ over the class axis of (P, K, G) -> (P, G) (einsum: fast on a short axis)."""
+    return np.einsum("pkg->pg", x)
+
+
+def _add_diagonal(m, x):
+    """m[..., i, i] += x[..., i] in place, through a strided view."""
+    k = m.shape[-1]
+    m.reshape(*m.shape[:-2], k * k)[..., ::k + 1] += x
+
+
 def _centred(z):
-    return z - z.mean(axis=1, keepdims=True)
+    return z - _class_sum(z)[:, None, :] / z.shape[1]
+
+
+def _class_max(x):
+    """Maximum over the class axis of (P, K, G) -> (P, G), slice by slice (short axis)."""
+    out = x[:, 0].copy()
+    for i in range(1, x.shape[1]):
+        np.maximum(out, x[:, i], out=out)
+    return out
 
 
 def _small(y):
     """Columns whose centred logits are all below 1 in size (expm1 branch)."""
-    return np.abs(y).max(axis=1, keepdims=True) < 1.0
+    return (_class_max(np.abs(y)) < 1.0)[:, None, :]
 
 
 def _deviation(y):
@@ -621,11 +641,10 @@ def _deviation(y):
     k = y.shape[1]
     small = _small(y)
     em = np.expm1(np.where(small, y, 0.0))
-    total = em.sum(axis=1, keepdims=True)
+    total = _class_sum(em)[:, None, :]
     near = (k * em - total) / (k * (k + total))
-    top = y.max(axis=1, keepdims=True)
-    e = np.exp(y - top)
-    return np.where(small, near, e / e.sum(axis=1, keepdims=True) - 1.0 / k)
+    e = np.exp(y - _class_max(y)[:, None, :])
+    return np.where(small, near, e / _class_sum(e)[:, None, :] - 1.0 / k)
 
 
 def _expm1_minus_x(y):
@@ -639,9 +658,10 @@ def _expm1_minus_x(y):
 def _lse_excess(y):
     """log(mean e^{y}) for centred y (P, K, G) -> (P, G): lse(z) − log K − mean z."""
     small = _small(y)[:, 0]
-    near = np.log1p(_expm1_minus_x(np.where(small[:, None], y, 0.0)).mean(axis=1))
-    top = y.max(axis=1)
-    far = top + np.log(np.exp(y - top[:, None]).mean(axis=1))
+    k = y.shape[1]
+    near = np.log1p(_class_sum(_expm1_minus_x(np.where(small[:, None], y, 0.0))) / k)
+    top = _class_max(y)
+    far = top + np.log(_class_sum(np.exp(y - top[:, None])) / k)
     return np.where(small, near, far)
 
 
@@ -655,23 +675,12 @@ def _objective(batch, eps, b):
     """
     y = _centred(batch.logits(b))
     excess = _lse_excess(y)
-    cross, quad = np.sum(eps * y, axis=1), 0.5 * np.sum(b * y, axis=1)
+    cross, quad = _class_sum(eps * y), 0.5 * _class_sum(b * y)
     w = batch.weights
     total = w.sum(axis=1)
     value = (w * (excess - cross + quad)).sum(axis=1) / total
     size = (w * (np.abs(excess) + np.abs(cross) + np.abs(quad))).sum(axis=1) / total
     return value, 64 * _EPS * size, y
-
-
-def _class_sum(x):
-    """Σ over the class axis of (P, K, G) -> (P, G) (einsum: fast on a short axis)."""
-    return np.einsum("pkg->pg", x)
-
-
-def _add_diagonal(m, x):
-    """m[..., i, i] += x[..., i] in place, through a strided view."""
-    k = m.shape[-1]
-    m.reshape(*m.shape[:-2], k * k)[..., ::k + 1] += x
 
 
 def _direction(batch, probs, resid):
