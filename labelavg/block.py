@@ -705,12 +705,16 @@ def _direction(batch, probs, resid):
     n = batch.weights.reshape(p, k, k)                                       # (P, c, j)
     u = np.einsum("picj,pcj->pci", rinv_r.reshape(p, k, k, k), n)            # (P, c, i)
     wdq = dq.reshape(p, k, k, k) * (alpha[:, None, None] * n)[:, None]       # (P, i, c, j)
-    v = np.einsum("picj,plcj->pcil", wdq, tail.reshape(p, k, k, k))         # (P, c, i, l)
+    v = wdq.transpose(0, 2, 1, 3) @ tail.reshape(p, k, k, k).transpose(0, 2, 3, 1)  # (P, c, i, l)
     _add_diagonal(v, np.einsum("picj->pci", wdq))
-    # system[(b, i), (a, l)] = δ + V_b[i, l] Φ(a, b)
-    system = np.einsum("pbil,pab->pbial", v, batch.class_gram).reshape(p, k * k, k * k)
-    _add_diagonal(system, 1.0)
-    s = np.linalg.solve(system, -u.reshape(p, k * k, 1)).reshape(p, k, k)
+    # system[(b, i), (l, a)] = δ_ab δ_il + V_b[i, l] Φ(a, b): unknowns s in (l, a) order,
+    # so that the V ⊗ Φ part is one stacked outer product with contiguous rows
+    system = np.matmul(v.reshape(p, k, k * k, 1),
+                       np.swapaxes(batch.class_gram, 1, 2).reshape(p, k, 1, k))
+    system = system.reshape(p, k * k, k * k)
+    rows = np.arange(k * k)
+    system[:, rows, rows % k * k + rows // k] += 1.0
+    s = np.linalg.solve(system, -u.reshape(p, k * k, 1)).reshape(p, k, k).transpose(0, 2, 1)
     w = np.repeat((batch.class_gram @ s).transpose(0, 2, 1), k, axis=2)      # (P, K, G)
     rinv_hw = dq * (w + _class_sum(tail * w)[:, None, :])
     delta = -rinv_r - alpha[:, None, None] * rinv_hw
