@@ -575,8 +575,8 @@ class _Batch:
     def class_sum(self, x):
         """Σ_{h in class b} n_h x_h for each class b: (P, K, G) -> (P, K, K classes)."""
         k = self.n_classes
-        return np.einsum("pkcj,pcj->pkc", x.reshape(x.shape[0], x.shape[1], k, k),
-                         self.weights.reshape(-1, k, k))
+        prod = x.reshape(x.shape[0], x.shape[1], k, k) * self.weights.reshape(-1, 1, k, k)
+        return np.einsum("pkcj->pkc", prod)
 
     def mix(self, x):
         """Σ_h n_h x_h Φ(a(g), a(h)) + self_coef x_g: the Gram map on groups."""
@@ -703,7 +703,7 @@ def _direction(batch, probs, resid):
     # R⁻¹H = diag(dq) + dq ⊗ tail, tail = (β dq∘q − q) / den: never built as a matrix
     tail = (beta * dq - 1.0) * probs / den[:, None, :]
     n = batch.weights.reshape(p, k, k)                                       # (P, c, j)
-    u = np.einsum("picj,pcj->pci", rinv_r.reshape(p, k, k, k), n)            # (P, c, i)
+    u = np.einsum("picj->pci", rinv_r.reshape(p, k, k, k) * n[:, None])       # (P, c, i)
     wdq = dq.reshape(p, k, k, k) * (alpha[:, None, None] * n)[:, None]       # (P, i, c, j)
     v = wdq.transpose(0, 2, 1, 3) @ tail.reshape(p, k, k, k).transpose(0, 2, 3, 1)  # (P, c, i, l)
     _add_diagonal(v, np.einsum("picj->pci", wdq))
