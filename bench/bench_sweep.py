@@ -15,7 +15,8 @@ Printed, all measured in the same run:
   (:func:`labelavg.phase_diagram`).
 
 Run: ``OPENBLAS_NUM_THREADS=1 python bench/bench_sweep.py`` from the
-repository root (needs git for the baseline).
+repository root (needs git for the baseline); it imports the labelavg of the
+checkout it lies in, whatever is installed.
 """
 
 import argparse
@@ -24,13 +25,15 @@ import subprocess
 import sys
 import time
 import warnings
+from pathlib import Path
 
 import numpy as np
 
-import labelavg
-from labelavg import noise
-from labelavg.phase import phase_diagram
-from labelavg.sweep import sweep
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))   # this checkout's labelavg
+import labelavg  # noqa: E402
+from labelavg import noise  # noqa: E402
+from labelavg.phase import phase_diagram  # noqa: E402
+from labelavg.sweep import sweep  # noqa: E402
 
 ROUNDS = 30
 

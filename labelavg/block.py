@@ -575,7 +575,8 @@ class _Batch:
     def class_sum(self, x):
         """Σ_{h in class b} n_h x_h for each class b: (P, K, G) -> (P, K, K classes)."""
         k = self.n_classes
-        return (x * self.weights[:, None, :]).reshape(x.shape[0], x.shape[1], k, k).sum(-1)
+        prod = x.reshape(x.shape[0], x.shape[1], k, k) * self.weights.reshape(-1, 1, k, k)
+        return np.einsum("pkcj->pkc", prod)
 
     def mix(self, x):
         """Σ_h n_h x_h Φ(a(g), a(h)) + self_coef x_g: the Gram map on groups."""
@@ -603,13 +604,32 @@ class _Batch:
         return np.broadcast_to(dev, (self.size, k, k * k)).copy()
 
 
+def _class_sum(x):
+    """Σ over the class axis of (P, K, G) -> (P, G) (einsum: fast on a short axis)."""
+    return np.einsum("pkg->pg", x)
+
+
+def _add_diagonal(m, x):
+    """m[..., i, i] += x[..., i] in place, through a strided view."""
+    k = m.shape[-1]
+    m.reshape(*m.shape[:-2], k * k)[..., ::k + 1] += x
+
+
 def _centred(z):
-    return z - z.mean(axis=1, keepdims=True)
+    return z - _class_sum(z)[:, None, :] / z.shape[1]
+
+
+def _class_max(x):
+    """Maximum over the class axis of (P, K, G) -> (P, G), slice by slice (short axis)."""
+    out = x[:, 0].copy()
+    for i in range(1, x.shape[1]):
+        np.maximum(out, x[:, i], out=out)
+    return out
 
 
 def _small(y):
     """Columns whose centred logits are all below 1 in size (expm1 branch)."""
-    return np.abs(y).max(axis=1, keepdims=True) < 1.0
+    return (_class_max(np.abs(y)) < 1.0)[:, None, :]
 
 
 def _deviation(y):
@@ -621,11 +641,10 @@ def _deviation(y):
     k = y.shape[1]
     small = _small(y)
     em = np.expm1(np.where(small, y, 0.0))
-    total = em.sum(axis=1, keepdims=True)
+    total = _class_sum(em)[:, None, :]
     near = (k * em - total) / (k * (k + total))
-    top = y.max(axis=1, keepdims=True)
-    e = np.exp(y - top)
-    return np.where(small, near, e / e.sum(axis=1, keepdims=True) - 1.0 / k)
+    e = np.exp(y - _class_max(y)[:, None, :])
+    return np.where(small, near, e / _class_sum(e)[:, None, :] - 1.0 / k)
 
 
 def _expm1_minus_x(y):
@@ -639,9 +658,10 @@ def _expm1_minus_x(y):
 def _lse_excess(y):
     """log(mean e^{y}) for centred y (P, K, G) -> (P, G): lse(z) − log K − mean z."""
     small = _small(y)[:, 0]
-    near = np.log1p(_expm1_minus_x(np.where(small[:, None], y, 0.0)).mean(axis=1))
-    top = y.max(axis=1)
-    far = top + np.log(np.exp(y - top[:, None]).mean(axis=1))
+    k = y.shape[1]
+    near = np.log1p(_class_sum(_expm1_minus_x(np.where(small[:, None], y, 0.0))) / k)
+    top = _class_max(y)
+    far = top + np.log(_class_sum(np.exp(y - top[:, None])) / k)
     return np.where(small, near, far)
 
 
@@ -655,7 +675,7 @@ def _objective(batch, eps, b):
     """
     y = _centred(batch.logits(b))
     excess = _lse_excess(y)
-    cross, quad = np.sum(eps * y, axis=1), 0.5 * np.sum(b * y, axis=1)
+    cross, quad = _class_sum(eps * y), 0.5 * _class_sum(b * y)
     w = batch.weights
     total = w.sum(axis=1)
     value = (w * (excess - cross + quad)).sum(axis=1) / total
@@ -670,32 +690,35 @@ def _direction(batch, probs, resid):
     diag(p_g) − p_g p_gᵀ, s_b = Σ_{h∈b} n_h Δ_h. With R_g = I + α·self·H_g
     (diagonal plus rank one, inverted in closed form), Δ_g = −R_g⁻¹ r_g −
     α R_g⁻¹ H_g w_{a(g)}, w = Φ s, leaving one K² × K² system per point,
-    s_b + V_b w_b = −U_b, solved as a stack.
+    s_b + V_b w_b = −U_b, solved as a stack. Arrays keep the (P, K, G)
+    layout; sums over the short class axes go through einsum.
     """
     p, k, _ = probs.shape
     alpha = 1.0 / batch.n_lam
     beta = (alpha * batch.self_coef)[:, None, None]
-    q = probs.transpose(0, 2, 1)                                  # (P, G, K)
-    d = 1.0 / (1.0 + beta * q)
-    dq = d * q
-    den = 1.0 - beta[..., 0] * np.sum(dq * q, axis=-1)            # (P, G) > 0
-    r = resid.transpose(0, 2, 1)
-    rinv_r = d * r + beta * dq * (np.sum(dq * r, axis=-1) / den)[..., None]
+    d = 1.0 / (1.0 + beta * probs)
+    dq = d * probs
+    den = 1.0 - beta[:, 0] * _class_sum(dq * probs)                          # (P, G) > 0
+    rinv_r = d * resid + beta * dq * (_class_sum(dq * resid) / den)[:, None, :]
     # R⁻¹H = diag(dq) + dq ⊗ tail, tail = (β dq∘q − q) / den: never built as a matrix
-    tail = (beta * dq * q - q) / den[..., None]
-    wa = (alpha[:, None] * batch.weights).reshape(p, k, k)                        # (P, Kc, Kj)
-    u = (batch.weights.reshape(p, k, k, 1) * rinv_r.reshape(p, k, k, k)).sum(axis=2)
-    wdq = wa[..., None] * dq.reshape(p, k, k, k)                                   # (P, Kc, Kj, K)
-    v = np.swapaxes(wdq, -1, -2) @ tail.reshape(p, k, k, k)                         # (P, Kc, K, K)
-    v[:, :, np.arange(k), np.arange(k)] += wdq.sum(axis=2)
-    # system[(b, i), (a, j)] = δ + V_b[i, j] Φ(a, b)
-    gram_t = np.swapaxes(batch.class_gram, 1, 2)[:, :, None, :, None]
-    system = np.eye(k * k) + (v[:, :, :, None, :] * gram_t).reshape(p, k * k, k * k)
-    s = np.linalg.solve(system, -u.reshape(p, k * k, 1))[..., 0].reshape(p, k, k)
-    w = np.repeat(batch.class_gram @ s, k, axis=1)                                 # (P, G, K)
-    rinv_hw = dq * w + dq * np.sum(tail * w, axis=-1, keepdims=True)
+    tail = (beta * dq - 1.0) * probs / den[:, None, :]
+    n = batch.weights.reshape(p, k, k)                                       # (P, c, j)
+    u = np.einsum("picj->pci", rinv_r.reshape(p, k, k, k) * n[:, None])       # (P, c, i)
+    wdq = dq.reshape(p, k, k, k) * (alpha[:, None, None] * n)[:, None]       # (P, i, c, j)
+    v = wdq.transpose(0, 2, 1, 3) @ tail.reshape(p, k, k, k).transpose(0, 2, 3, 1)  # (P, c, i, l)
+    _add_diagonal(v, np.einsum("picj->pci", wdq))
+    # system[(b, i), (l, a)] = δ_ab δ_il + V_b[i, l] Φ(a, b): unknowns s in (l, a) order,
+    # so that the V ⊗ Φ part is one stacked outer product with contiguous rows
+    system = np.matmul(v.reshape(p, k, k * k, 1),
+                       np.swapaxes(batch.class_gram, 1, 2).reshape(p, k, 1, k))
+    system = system.reshape(p, k * k, k * k)
+    rows = np.arange(k * k)
+    system[:, rows, rows % k * k + rows // k] += 1.0
+    s = np.linalg.solve(system, -u.reshape(p, k * k, 1)).reshape(p, k, k).transpose(0, 2, 1)
+    w = np.repeat((batch.class_gram @ s).transpose(0, 2, 1), k, axis=2)      # (P, K, G)
+    rinv_hw = dq * (w + _class_sum(tail * w)[:, None, :])
     delta = -rinv_r - alpha[:, None, None] * rinv_hw
-    return delta.transpose(0, 2, 1) * batch.present[:, None, :]
+    return delta * batch.present[:, None, :]
 
 
 def _line_search(batch, eps, b, value, delta, resid):
