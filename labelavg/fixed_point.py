@@ -62,7 +62,8 @@ class FitResult:
         ``|coef|`` times the feature norms, so float rounding perturbs them, and
         through the softmax the gradient, by eps times that scale. A residual
         below it is undecidable in the computing precision; when ``floor > tol``
-        the fit stops, and counts as converged, at ``floor``.
+        the fit stops, and counts as converged, at ``floor``. 0 where the
+        residual's own denominator is lost in round-off (no scale to claim).
     """
 
     probs: Any
@@ -254,10 +255,11 @@ class _State:
 
 def _newton(problem, init, tol, max_iter):
     """Newton steps until the residual is below ``tol``; or below its round-off
-    floor once a step no longer halves it (the residual is then undecidable
-    against ``tol`` in the computing precision, and further steps only stir
-    round-off; stopping at the first step below the floor would lose the
-    accuracy quadratic convergence still buys there)."""
+    floor once a step neither halves it nor lowers the objective by more than
+    its round-off (the residual is then undecidable against ``tol`` in the
+    computing precision, and further steps only stir round-off; stopping at
+    the first step below the floor would lose the accuracy quadratic
+    convergence still buys there)."""
     coef = problem.zero() if init is None else problem.check_init(init)
     state = problem.evaluate(coef, problem.logits(coef))
     n_iter, hint, progress = 0, None, True
@@ -267,8 +269,10 @@ def _newton(problem, init, tol, max_iter):
         if d_logits is None or not slope < 0:  # inexact inner solve: fall back
             d_coef, d_logits = state.descent, problem.logits(state.descent)
             slope = _vdot(problem.xp, state.grad, d_coef)
-        state, previous = _line_search(problem, state, d_coef, d_logits, slope), state.residual
-        progress = state.residual < 0.5 * previous
+        previous = state
+        state = _line_search(problem, state, d_coef, d_logits, slope)
+        progress = (state.residual < 0.5 * previous.residual
+                    or state.objective < previous.objective - _slack(problem.xp, previous))
         n_iter += 1
     return FitResult(state.probs, state.coef, n_iter, state.residual,
                      state.residual <= max(tol, state.floor), problem.form, state.floor)
@@ -294,10 +298,7 @@ def _line_search(problem, state, d_coef, d_logits, slope):
     times max |z| (not times |f|): a smaller slack rejects every Newton step
     once the logits are large (tiny λ), and the fit stalls.
     """
-    xp = problem.xp
-    eps = 1e-7 if state.coef.dtype == xp.float32 else 1e-15
-    scale = abs(state.objective) + 1.0 + 2.0 * float(xp.max(xp.abs(state.logits)))
-    slack = 10 * eps * scale
+    slack = _slack(problem.xp, state)
     step = 1.0
     for _ in range(60):
         coef = state.coef + step * d_coef
@@ -307,6 +308,12 @@ def _line_search(problem, state, d_coef, d_logits, slope):
             break
         step *= 0.5
     return problem.evaluate(coef, logits, point)
+
+
+def _slack(xp, state):
+    """Round-off of the objective at ``state``: 10 eps (|f| + 1 + 2 max |z|)."""
+    eps = 1e-7 if state.coef.dtype == xp.float32 else 1e-15
+    return 10 * eps * (abs(state.objective) + 1.0 + 2.0 * float(xp.max(xp.abs(state.logits))))
 
 
 def _relative_residual(grad_norm, data_norm, reg_norm):
@@ -333,7 +340,10 @@ def _residual_floor(xp, coef, probs, row_norms, feature_norms, denominator):
     gain = 2.0 * xp.max(probs * (1.0 - probs), axis=0)                    # ||S_i|| bound
     per_instance = gain * logit_err * feature_norms
     grad_err = math.sqrt(_vdot(xp, per_instance, per_instance)) / probs.shape[1]
-    return grad_err / max(denominator, 1e-300)
+    floor = grad_err / max(denominator, 1e-300)
+    # a floor of order 1 means the denominator itself is lost in round-off: the
+    # relative residual then has no scale, and no floor is claimed
+    return floor if floor < 0.5 else 0.0
 
 
 # ---------------------------------------------------------------------------
