@@ -325,7 +325,8 @@ def _residual_floor(xp, coef, probs, row_norms, feature_norms, denominator):
 
     Logit z_ki is a sum of terms coef_kj x_ji whose magnitudes add up to at most
     ||coef_k|| ||x_i|| (``row_norms`` are the ||x_i||: Gram columns in the dual
-    form, feature rows in the primal). Float rounding moves it by eps times that;
+    form, feature rows in the primal), so float rounding moves column i of the
+    logits by ||δz_i|| <= eps ||coef||_F ||x_i||;
     where these sums cancel to small logits (rank-deficient Φ at tiny λ: |A| ~
     1/(Nλ) while |Z| ~ 1) this is far above eps |z|. Through the softmax Jacobian
     (||S_i|| <= 2 max_k p_ki(1 − p_ki)) column i of P − Q moves by g_i ||δz_i||,
@@ -335,8 +336,7 @@ def _residual_floor(xp, coef, probs, row_norms, feature_norms, denominator):
     smallest residual the computing precision can resolve.
     """
     eps = float(xp.finfo(probs.dtype).eps)
-    coef_norms = xp.sqrt(xp.sum(coef * coef, axis=1))                    # (K,)
-    logit_err = eps * xp.sqrt(xp.sum(coef_norms * coef_norms)) * row_norms   # ||δz_i||, (N,)
+    logit_err = eps * math.sqrt(_vdot(xp, coef, coef)) * row_norms        # ||δz_i||, (N,)
     gain = 2.0 * xp.max(probs * (1.0 - probs), axis=0)                    # ||S_i|| bound
     per_instance = gain * logit_err * feature_norms
     grad_err = math.sqrt(_vdot(xp, per_instance, per_instance)) / probs.shape[1]
