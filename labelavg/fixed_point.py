@@ -53,9 +53,17 @@ class FitResult:
         the two terms of the gradient balance at the optimum, so this is the
         relative error of the logits (Q − P)Φ/(Nλ) versus W F.
     converged : bool
-        ``residual <= tol``.
+        ``residual <= max(tol, floor)``.
     form : str
         ``"dual"`` or ``"primal"``.
+    floor : float
+        Round-off scale of ``residual`` at the returned point (see
+        :func:`_residual_floor`): the logits are sums of terms as large as
+        ``|coef|`` times the feature norms, so float rounding perturbs them, and
+        through the softmax the gradient, by eps times that scale. A residual
+        below it is undecidable in the computing precision; when ``floor > tol``
+        the fit stops, and counts as converged, at ``floor``. 0 where the
+        residual's own denominator is lost in round-off (no scale to claim).
     """
 
     probs: Any
@@ -64,13 +72,14 @@ class FitResult:
     residual: float
     converged: bool
     form: str
+    floor: float = 0.0
 
     def __repr__(self):
         from ._repr import short_repr
 
         return short_repr(self, form=self.form, probs=self.probs, coef=self.coef,
                           n_iter=self.n_iter, residual=self.residual,
-                          converged=self.converged)
+                          converged=self.converged, floor=self.floor)
 
 
 #: Default solver tolerance (relative gradient norm) per computing precision.
@@ -105,7 +114,8 @@ def fit_probs(gram, targets, lam, *, features=None, tol=None, max_iter=100, init
         computes the chunks in turn, so memory holds one chunk plus the K×N
         outputs; the results are then NumPy arrays.
     tol : float, optional
-        Stop when the relative gradient norm (see :class:`FitResult`) is below;
+        Stop when the relative gradient norm (see :class:`FitResult`) is below
+        it, or below its round-off floor ``FitResult.floor`` if that is larger;
         default :func:`default_tol` of the computing dtype (1e-10 for float64,
         1e-4 for float32 features).
     max_iter : int
@@ -156,7 +166,8 @@ def warn_unconverged(fits, tol, where):
     if bad:
         worst = max(fits[i - 1].residual for i in bad)
         warnings.warn(f"{where}: fit(s) {bad} did not converge (residual up to {worst:.1e} > "
-                      f"tol {tol:.1e}); raise max_iter or tol", RuntimeWarning, stacklevel=3)
+                      f"tol {tol:.1e} and above its round-off floor); raise max_iter or tol",
+                      RuntimeWarning, stacklevel=3)
 
 
 def fixed_point_residual(gram, targets, probs, lam):
@@ -239,22 +250,32 @@ class _State:
     descent: Any       # a safe descent direction (natural gradient)
     objective: float
     residual: float
+    floor: float       # round-off scale of residual (see _residual_floor)
 
 
 def _newton(problem, init, tol, max_iter):
+    """Newton steps until the residual is below ``tol``; or below its round-off
+    floor once a step neither halves it nor lowers the objective by more than
+    its round-off (the residual is then undecidable against ``tol`` in the
+    computing precision, and further steps only stir round-off; stopping at
+    the first step below the floor would lose the accuracy quadratic
+    convergence still buys there)."""
     coef = problem.zero() if init is None else problem.check_init(init)
     state = problem.evaluate(coef, problem.logits(coef))
-    n_iter, hint = 0, None
-    while state.residual > tol and n_iter < max_iter:
+    n_iter, hint, progress = 0, None, True
+    while state.residual > tol and n_iter < max_iter and (progress or state.residual > state.floor):
         d_coef, d_logits, hint = problem.direction(state, _forcing(state.residual, tol), hint)
         slope = _vdot(problem.xp, state.grad, d_coef)
         if d_logits is None or not slope < 0:  # inexact inner solve: fall back
             d_coef, d_logits = state.descent, problem.logits(state.descent)
             slope = _vdot(problem.xp, state.grad, d_coef)
+        previous = state
         state = _line_search(problem, state, d_coef, d_logits, slope)
+        progress = (state.residual < 0.5 * previous.residual
+                    or state.objective < previous.objective - _slack(problem.xp, previous))
         n_iter += 1
     return FitResult(state.probs, state.coef, n_iter, state.residual,
-                     state.residual <= tol, problem.form)
+                     state.residual <= max(tol, state.floor), problem.form, state.floor)
 
 
 def _forcing(residual, tol):
@@ -272,10 +293,12 @@ def _line_search(problem, state, d_coef, d_logits, slope):
 
     Logits move linearly with the coefficients, so trial points cost no pass
     over the data: Z + s dZ; the accepted point's softmax is kept (one exp per
-    trial point).
+    trial point). The objective is a mean of logsumexp(z_i) − q_iᵀ z_i, terms as
+    large as max |z| that cancel when outputs saturate, so its round-off is eps
+    times max |z| (not times |f|): a smaller slack rejects every Newton step
+    once the logits are large (tiny λ), and the fit stalls.
     """
-    eps = 1e-7 if state.coef.dtype == problem.xp.float32 else 1e-15
-    slack = 10 * eps * (abs(state.objective) + 1.0)
+    slack = _slack(problem.xp, state)
     step = 1.0
     for _ in range(60):
         coef = state.coef + step * d_coef
@@ -287,8 +310,40 @@ def _line_search(problem, state, d_coef, d_logits, slope):
     return problem.evaluate(coef, logits, point)
 
 
+def _slack(xp, state):
+    """Round-off of the objective at ``state``: 10 eps (|f| + 1 + 2 max |z|)."""
+    eps = 1e-7 if state.coef.dtype == xp.float32 else 1e-15
+    return 10 * eps * (abs(state.objective) + 1.0 + 2.0 * float(xp.max(xp.abs(state.logits))))
+
+
 def _relative_residual(grad_norm, data_norm, reg_norm):
     return grad_norm / max(data_norm + reg_norm, 1e-300)
+
+
+def _residual_floor(xp, coef, probs, row_norms, feature_norms, denominator):
+    """Round-off scale of the relative gradient norm at coefficients ``coef``.
+
+    Logit z_ki is a sum of terms coef_kj x_ji whose magnitudes add up to at most
+    ||coef_k|| ||x_i|| (``row_norms`` are the ||x_i||: Gram columns in the dual
+    form, feature rows in the primal), so float rounding moves column i of the
+    logits by ||δz_i|| <= eps ||coef||_F ||x_i||;
+    where these sums cancel to small logits (rank-deficient Φ at tiny λ: |A| ~
+    1/(Nλ) while |Z| ~ 1) this is far above eps |z|. Through the softmax Jacobian
+    (||S_i|| <= 2 max_k p_ki(1 − p_ki)) column i of P − Q moves by g_i ||δz_i||,
+    and the gradient (P − Q) F / N by (1/N) sqrt(Σ_i (g_i ||δz_i|| ||f_i||)²),
+    the root-sum-square of independent per-instance errors (||f_i|| is
+    ``feature_norms``). Relative to the residual's denominator this is the
+    smallest residual the computing precision can resolve.
+    """
+    eps = float(xp.finfo(probs.dtype).eps)
+    logit_err = eps * math.sqrt(_vdot(xp, coef, coef)) * row_norms        # ||δz_i||, (N,)
+    gain = 2.0 * xp.max(probs * (1.0 - probs), axis=0)                    # ||S_i|| bound
+    per_instance = gain * logit_err * feature_norms
+    grad_err = math.sqrt(_vdot(xp, per_instance, per_instance)) / probs.shape[1]
+    floor = grad_err / max(denominator, 1e-300)
+    # a floor of order 1 means the denominator itself is lost in round-off: the
+    # relative residual then has no scale, and no floor is claimed
+    return floor if floor < 0.5 else 0.0
 
 
 # ---------------------------------------------------------------------------
@@ -301,6 +356,7 @@ class _Dual:
     gram: Any
     targets: Any
     lam: float
+    norms: Any         # (column norms of Φ, sqrt(diag Φ)) for _residual_floor
     form: str = "dual"
 
     @classmethod
@@ -310,7 +366,10 @@ class _Dual:
         if targets.shape[1] != gram.shape[0]:
             raise ValueError(f"targets must have N = {gram.shape[0]} columns "
                              f"(one per row of gram), got shape {targets.shape}")
-        return cls(namespace(gram), gram, targets, lam)
+        xp = namespace(gram)
+        norms = (xp.sqrt(xp.sum(gram * gram, axis=0)),
+                 xp.sqrt(xp.clip(xp.linalg.diagonal(gram), 0.0, None)))
+        return cls(xp, gram, targets, lam, norms)
 
     def zero(self):
         return self.xp.zeros_like(self.targets)
@@ -341,11 +400,12 @@ class _Dual:
         kernel_grad = (probs - self.targets) / n + lam * coef   # R; ∇_W f = R F
         grad = self.times_gram(kernel_grad)                     # ∇_A f = R Φ
         data = (probs - self.targets) / n
-        residual = _relative_residual(
-            math.sqrt(max(_vdot(xp, kernel_grad, grad), 0.0)),
-            math.sqrt(max(_vdot(xp, data, grad - lam * logits), 0.0)),
-            lam * math.sqrt(max(_vdot(xp, coef, logits), 0.0)))
-        return _State(coef, logits, probs, grad, -kernel_grad, value, residual)
+        data_norm = math.sqrt(max(_vdot(xp, data, grad - lam * logits), 0.0))
+        reg_norm = lam * math.sqrt(max(_vdot(xp, coef, logits), 0.0))
+        residual = _relative_residual(math.sqrt(max(_vdot(xp, kernel_grad, grad), 0.0)),
+                                      data_norm, reg_norm)
+        floor = _residual_floor(xp, coef, probs, *self.norms, data_norm + reg_norm)
+        return _State(coef, logits, probs, grad, -kernel_grad, value, residual, floor)
 
     def direction(self, state, rtol, plain_first=None):
         """Newton step dA from S(dA Φ)/N + λ dA = −R, symmetrised with S^{1/2}.
@@ -461,10 +521,12 @@ class _Primal:
         value, probs = self.objective(coef, logits) if point is None else point
         data = self.features.pull(probs - self.targets) / n
         grad = data + lam * coef
-        residual = _relative_residual(math.sqrt(_vdot(xp, grad, grad)),
-                                      math.sqrt(_vdot(xp, data, data)),
-                                      lam * math.sqrt(_vdot(xp, coef, coef)))
-        return _State(coef, logits, probs, grad, -grad, value, residual)
+        data_norm = math.sqrt(_vdot(xp, data, data))
+        reg_norm = lam * math.sqrt(_vdot(xp, coef, coef))
+        residual = _relative_residual(math.sqrt(_vdot(xp, grad, grad)), data_norm, reg_norm)
+        norms = self.basis.row_norms
+        floor = _residual_floor(xp, coef, probs, norms, norms, data_norm + reg_norm)
+        return _State(coef, logits, probs, grad, -grad, value, residual, floor)
 
     def direction(self, state, rtol, hint=None):
         """Newton step from (1/N) S(dW Fᵀ) F + λ dW = −∇f by preconditioned CG.
@@ -529,8 +591,9 @@ class _Rows:
         return image, _jacobian_apply(self.xp, probs, image) @ self.data
 
     def second_moment(self):
-        """FᵀF/N, D×D."""
-        return self.data.T @ self.data / self.data.shape[0]
+        """(FᵀF/N, D×D; the row norms ||f_i||, (N,))."""
+        norms = self.xp.sqrt(self.xp.sum(self.data * self.data, axis=1))
+        return self.data.T @ self.data / self.data.shape[0], norms
 
     def all_finite(self):
         return bool(self.xp.all(self.xp.isfinite(self.data)))
@@ -587,13 +650,15 @@ class _RowChunks:
         return image, out
 
     def second_moment(self):
-        """FᵀF/N; raises ValueError on NaN/inf, so the check costs no pass of its own."""
-        out = 0
-        for _, block in self._chunks():
+        """(FᵀF/N, the row norms ||f_i||) in one pass; raises ValueError on NaN/inf,
+        so the check costs no pass of its own."""
+        out, norms = 0, np.empty(self.shape[0], dtype=self.dtype)
+        for rows, block in self._chunks():
             if not np.isfinite(block).all():
                 raise ValueError("features contains NaN or inf")
             out = out + block.T @ block
-        return out / self.shape[0]
+            norms[rows] = np.sqrt(np.sum(block * block, axis=1))
+        return out / self.shape[0], norms
 
     def all_finite(self):
         """Deferred to :meth:`second_moment`, the pass that builds the preconditioner."""
@@ -602,16 +667,19 @@ class _RowChunks:
 
 @dataclass(frozen=True)
 class _Basis:
-    """Eigenpairs (e, V) of C = FᵀF/N: the feature half of the Kronecker preconditioner."""
+    """Eigenpairs (e, V) of C = FᵀF/N: the feature half of the Kronecker preconditioner;
+    and the row norms ||f_i|| (for :func:`_residual_floor`), from the same pass."""
 
     evals: Any
     evecs: Any
+    row_norms: Any
 
     @classmethod
     def build(cls, xp, rows):
-        evals, evecs = xp.linalg.eigh(rows.second_moment())
+        moment, row_norms = rows.second_moment()
+        evals, evecs = xp.linalg.eigh(moment)
         # C is PSD: negative eigenvalues are round-off
-        return cls(xp.clip(evals, 0.0, None), evecs)
+        return cls(xp.clip(evals, 0.0, None), evecs, xp.asarray(row_norms))
 
     def inverse(self, xp, probs, lam):
         """r ↦ (M ⊗ C + λI)⁻¹ r with M = (1/N) Σ_i (diag(p_i) − p_i p_iᵀ)."""

@@ -9,7 +9,7 @@ from strategies import block_grams, feature_matrices, log_lams, psd_grams, seeds
 
 from labelavg import fit_probs, linear_path
 from labelavg._testing import assert_close, rel_error, solver_rtol
-from labelavg.fixed_point import fixed_point_residual
+from labelavg.fixed_point import _Dual, fixed_point_residual
 from labelavg.gram import block_gram, block_labels
 
 TOL = 1e-10
@@ -46,14 +46,84 @@ def test_block_gram_converges_and_is_stationary(lam):
     assert fixed_point_residual(gram, targets, fit.probs, lam) <= 1e-9
 
 
+def stationarity_bound(gram, targets, lam, fit):
+    """1e-9, or what the fit's reported accuracy and float64 allow if larger.
+
+    :func:`fixed_point_residual` compares P with the softmax of the logits
+    (Q − P)Φ/(Nλ); the softmax moves no probability by more than half the
+    largest logit error. Two sources: (1) the fit's residual is the relative
+    error of its logits in the W-norm, ``||∇f|| / (||(P − Q)F/N|| + λ||W||)``,
+    so logit i errs by at most residual · (that denominator / λ) · ||f_i||
+    (Cauchy–Schwarz; ||f_i||² = Φ_ii; the residual is taken no smaller than its
+    round-off ``floor``); (2) evaluating the logits sums N terms of magnitude
+    |Q − P||Φ|/(Nλ), off by at most N eps times their sum (Higham's γ_N). At
+    tiny λ, or with a rank-deficient Φ, those terms reach 1e6 while the logits
+    stay O(1), and either source exceeds 1e-9: a fixed 1e-9 there would test
+    round-off, not the solver.
+    """
+    n = gram.shape[0]
+    data = fit.probs - targets
+    denominator = (np.sqrt(max(np.sum(data * (data @ gram)), 0.0)) / (n * lam)
+                   + np.sqrt(max(np.sum(fit.coef * (fit.coef @ gram)), 0.0)))
+    solver = max(fit.residual, fit.floor) * denominator * np.sqrt(np.max(np.diag(gram)))
+    terms = np.abs(data) @ np.abs(gram) / (n * lam)
+    return max(1e-9, 0.5 * solver + n * np.finfo(float).eps * float(terms.max()))
+
+
+def check_fit(gram, targets, lam):
+    """Converged to TOL, or to the documented round-off floor where that is larger."""
+    fit = fit_probs(gram, targets, lam)
+    assert fit.converged and fit.residual <= max(TOL, fit.floor), (fit.n_iter, fit.residual)
+    assert (fixed_point_residual(gram, targets, fit.probs, lam)
+            <= stationarity_bound(gram, targets, lam, fit))
+    return fit
+
+
+def rank_one(gram):
+    """The nearest rank-1 PSD matrix (top eigenpair): the printed Grams are rounded."""
+    evals, evecs = np.linalg.eigh(np.asarray(gram))
+    return evals[-1] * np.outer(evecs[:, -1], evecs[:, -1])
+
+
+#: rank-1 4×4 Grams on which the hypothesis ``ci`` profile found the fit stuck
+#: at 100 Newton steps at λ = 1e-7 (|A| ~ 1/(Nλ) ~ 1e6 against O(1) logits).
+CI_GRAMS = [
+    [[.894, 1.138, .407, .914], [1.138, 1.448, .519, 1.163],
+     [.407, .519, .186, .416], [.914, 1.163, .416, .934]],
+    [[4.650, 5.676, 4.617, 1.094], [5.676, 6.929, 5.636, 1.336],
+     [4.617, 5.636, 4.585, 1.087], [1.094, 1.336, 1.087, 0.258]],
+]
+
+
+@pytest.mark.parametrize("gram, labels", [(CI_GRAMS[0], [2, 1, 1, 0]),
+                                          (CI_GRAMS[1], [0, 1, 0, 2]),
+                                          (CI_GRAMS[1], [2, 0, 2, 1])])
+def test_rank_one_gram_at_tiny_lam_stops_at_its_floor(gram, labels):
+    """Regression (ci profile): the residual stalled above tol at float64's floor.
+
+    The dual coefficients reach 1/(Nλ) ~ 1e6 while the logits stay O(1), so
+    round-off in the logits keeps the residual near 1e-10 whatever Newton does;
+    before the fit reports ``floor`` and stops at it, it ran its 100 steps and
+    reported not converged. The floor must be an honest scale: the residual of
+    the logits recomputed exactly from A (rational arithmetic) stays below it.
+    """
+    from fractions import Fraction
+
+    gram, lam = rank_one(gram), 1e-7
+    targets = onehot(np.array(labels), 3)
+    fit = check_fit(gram, targets, lam)
+    assert fit.n_iter < 30 and fit.floor > TOL, (fit.n_iter, fit.floor)
+    exact = np.array([[float(sum(Fraction(a) * Fraction(g) for a, g in zip(row, col)))
+                       for col in gram.T] for row in fit.coef])
+    problem = _Dual.build(gram, targets, lam)
+    assert problem.evaluate(fit.coef, exact).residual <= fit.floor
+
+
 @given(psd_grams(), log_lams, seeds)
 def test_random_psd_gram_converges_and_is_stationary(gram, lam, seed):
     k = 3
     rng = np.random.default_rng(seed)
-    targets = onehot(rng.integers(0, k, gram.shape[0]), k)
-    fit = fit_probs(gram, targets, lam)
-    assert fit.converged and fit.residual <= TOL, (fit.n_iter, fit.residual)
-    assert fixed_point_residual(gram, targets, fit.probs, lam) <= 1e-9
+    check_fit(gram, onehot(rng.integers(0, k, gram.shape[0]), k), lam)
 
 
 @given(feature_matrices(), log_lams, seeds)
