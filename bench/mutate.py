@@ -85,11 +85,13 @@ class Mutant:
 M = Mutant
 MUTANTS = [
     # -- fixed_point --------------------------------------------------------
-    M("fixed_point.py", "lam * math.sqrt(max(_vdot(xp, coef, logits), 0.0)))", "0.0)",
+    M("fixed_point.py", "reg_norm = lam * math.sqrt(max(_vdot(xp, coef, logits), 0.0))",
+      "reg_norm = 0.0",
       "dual residual drops λ‖W‖ from its denominator"),
     M("fixed_point.py", "return init - init.mean(axis=0, keepdims=True)", "return init",
       "dual init not centred per column"),
-    M("fixed_point.py", "state.residual <= tol, problem.form)", "True, problem.form)",
+    M("fixed_point.py", "state.residual <= max(tol, state.floor), problem.form",
+      "True, problem.form",
       "converged always True"),
     M("fixed_point.py", "return expz / xp.sum(expz, axis=0, keepdims=True)",
       "return expz / xp.sum(expz, axis=1, keepdims=True)", "softmax over the wrong axis"),
