@@ -13,7 +13,7 @@ Modes
                                            solver over N ∈ {2k, 20k}, D ∈ {32, 384},
                                            K ∈ {4, 24}, λ ∈ {1e-2, 1e-4, 1e-6}, separated
                                            and overlapping classes (48 cells);
-                                           ``--quick``: the 24 cells with N = 2000
+                                           ``--quick``: the 24 cells with N = 2000; ``--sizes 20000``: the other 24
 ``python bench/bench_probe.py --rounds-cost`` seconds of each fit of SelfDistillation
                                            (teacher, students, PLL) as ratios to the teacher
 ``python bench/bench_probe.py --paper``    test-accuracy gains over the teacher under
@@ -254,10 +254,9 @@ def matched_time(fit_at, reference, budget=float("inf")):
     return budget, float("inf")
 
 
-def grid(quick=False):
+def grid(sizes=(2000, 20000)):
     from sklearn.linear_model import LogisticRegression
 
-    sizes = (2000,) if quick else (2000, 20000)
     print(f"teacher seconds / fastest scikit-learn solver's seconds (one BLAS thread); every "
           f"solver at its loosest tol in {TOLS[0]:g}..{TOLS[-1]:g} whose probs are within "
           f"{PROB_MATCH:g} of labelavg's tol 1e-12 solution; 20% of labels flipped. A "
@@ -349,6 +348,8 @@ def main(argv=None):
     parser.add_argument("--lam-check", action="store_true", help="the default-λ check")
     parser.add_argument("--grid", action="store_true", help="teacher vs scikit-learn grid")
     parser.add_argument("--quick", action="store_true", help="--grid: only N = 2000")
+    parser.add_argument("--sizes", type=int, nargs="+", default=[2000, 20000],
+                        help="--grid: the N of the cells (default 2000 20000)")
     parser.add_argument("--rounds-cost", action="store_true",
                         help="each fit's seconds as a ratio to the teacher's")
     parser.add_argument("--rounds", type=int, default=None,
@@ -356,7 +357,7 @@ def main(argv=None):
     parser.add_argument("--lam", type=float, default=1e-4, help="--paper: λ (1e-4)")
     args = parser.parse_args(argv)
     if args.grid:
-        grid(quick=args.quick)
+        grid(sizes=(2000,) if args.quick else tuple(args.sizes))
     elif args.rounds_cost:
         rounds_cost(rounds=args.rounds or 3)
     elif args.paper:
