@@ -164,6 +164,14 @@ def check_pll_topk(k, n_classes):
                              f"for K = {K}, got {k}")
 
 
+def check_grid_pll_topk(k, n_classes):
+    """``--pll-topk`` over a grid (``phase``, ``sweep``): k = 0 skips the PLL
+    student, and so do K = 2 points; every other K needs k < K."""
+    if k:
+        values = n_classes if isinstance(n_classes, list) else [n_classes]
+        check_pll_topk(k, [K for K in values if K > 2])
+
+
 def check_integer_n(n, why):
     """An integer ``--n-per-class`` for commands that materialise instances."""
     if not float(n).is_integer():

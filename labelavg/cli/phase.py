@@ -88,9 +88,7 @@ def check_args(args, values):
     for c in listed("c"):
         for d in listed("d"):
             _args.check_block(c, d)
-    if args.pll_topk:
-        # phase_diagram skips the PLL student at K = 2.
-        _args.check_pll_topk(args.pll_topk, [k for k in listed("n_classes") if k > 2])
+    _args.check_grid_pll_topk(args.pll_topk, values["n_classes"])
     _args.check_out_dir(args.out)
 
 

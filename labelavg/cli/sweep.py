@@ -57,10 +57,7 @@ def run(args):
     grid = {name: parse_values(name, getattr(args, name), kind)
             for name, (_, kind, _) in PARAMETERS.items()}
     noises = [x.strip() for x in args.noise.split(",") if x.strip()]
-    if args.pll_topk:
-        # Like ``labelavg phase``: K = 2 points skip the PLL student, others need k < K.
-        k_values = grid["n_classes"] if isinstance(grid["n_classes"], list) else [grid["n_classes"]]
-        _args.check_pll_topk(args.pll_topk, [k for k in k_values if k > 2])
+    _args.check_grid_pll_topk(args.pll_topk, grid["n_classes"])
     parquet = args.out.endswith(".parquet")
     if parquet and importlib.util.find_spec("pyarrow") is None:
         raise ValueError(f"--out {args.out!r}: Parquet needs pyarrow; install it or "
