@@ -388,12 +388,19 @@ class BlockModel:
             Keep the (1 − c)(q_g − p_g) self-correlation term (the exact finite-N
             model). False drops it: the N → ∞ limit at fixed λ, in which the
             outputs depend on counts only through their proportions.
-        precision : int, optional
-            Decimal digits (≥ 20) of a certificate: every round (and the PLL
-            student) whose float64 margins are undecided is re-solved in
-            mpmath, independently of the float code, and those groups get the
-            certified sign (a margin within 10^(−precision/2) of the round's
-            scale is a tie: not right). ``certified`` is then True.
+        precision : None, int or "auto"
+            Certify the verdicts (python-flint, ``pip install labelavg[certify]``):
+            every round (and the PLL student) is enclosed rigorously in ball
+            arithmetic by a Krawczyk test, the previous round's enclosure
+            carried as the next one's targets; a margin is certified when its
+            enclosure excludes 0, an exact tie only when exact rational
+            arithmetic proves it (verdict −2, not right). An int is the
+            working precision in decimal digits (≥ 16); ``"auto"`` raises it
+            from 64 to 2048 bits until nothing is undecided. Certified
+            verdicts replace float64's; what the certificate leaves open keeps
+            float64's verdict, and ``certified`` is True only when nothing is
+            left open. Only for ``method="exact"``. See theory/THEORY.md,
+            "Certificates".
         tol, max_iter : float, int
             Newton stops when ``max |Nλ A − (Q − P)| <= tol · max |Q − 1/K|``
             (exact method): relative to the targets' deviation from uniform.
@@ -429,17 +436,21 @@ class BlockModel:
         lam = _checks.positive_scalar("lam", lam)
         _check_topk(pll_topk, self.n_classes)
         _checks.choice("ties", ties, {"split", "all", "index"})
+        _check_precision(precision, method)
         mat = _group_counts(self, transition, counts)
         batch = _Batch.stack([self], [mat], [lam], self_term)
         result = _solve_batch(batch, rounds, method, pll_topk, ties, tol, max_iter)
         if precision is not None:
-            _checks.integer_at_least("precision", precision, 20)
-            res, pll, targets = _certify(result, 0, precision, pll_topk, ties)
+            exact = (self.n_samples, lam, self.c if self_term else None)
+            res, pll, targets, cert = _certify(result, 0, precision, pll_topk, ties, exact,
+                                               tol, max_iter)
             result = replace(res, pll=pll, pll_targets=targets)
-        sol = replace(_solution(self, lam, result, pll_topk, ties),
-                      certified=precision is not None)
+        sol = _solution(self, lam, result, pll_topk, ties)
+        if precision is not None:
+            sol = replace(sol, certified=cert.undecided == 0 and not (
+                pll_topk is not None and cert.pll_targets is None), bits=cert.bits)
         pll_open = 0 if sol.pll_verdicts is None else int(np.sum(sol.pll_verdicts == 0))
-        _undecided_warning(int(sol.undecided.sum()) + pll_open, "BlockModel.solve")
+        _undecided_warning(int(sol.undecided.sum()) + pll_open, "BlockModel.solve", sol.bits)
         return sol
 
 
@@ -520,9 +531,6 @@ _EPS = np.finfo(float).eps
 #: Safety factor between the propagated error estimate of the deviations and
 #: the bound a margin must beat to be decided (see :func:`_run_rounds`).
 _SAFETY = 4.0
-
-#: Verdict of a margin the certificate found to be a tie at its precision.
-_TIE = -2
 
 
 @dataclass(frozen=True)
@@ -959,10 +967,15 @@ def _solve_batch(batch, rounds, method="exact", pll_topk=None, ties="split", tol
     tie_tol = np.repeat(_SAFETY * result.path.error[:, 0], g)
     targets = pll_targets(scores, k=pll_topk, ties=ties, tie_tol=tie_tol)
     targets = targets.reshape(k, batch.size, g).transpose(1, 0, 2)
-    eps = (targets - 1.0 / k) * batch.present[:, None, :]
-    pll = _judged(batch, method, _run_rounds(batch, eps, np.full(batch.size, 2 * _EPS), 1,
-                                             method, tol, max_iter))
+    pll = _pll_student(batch, method, targets, tol, max_iter)
     return replace(result, pll=pll, pll_targets=targets)
+
+
+def _pll_student(batch, method, targets, tol, max_iter):
+    """The PLL student (one fit) on targets (P, K, G), judged."""
+    eps = (targets - 1.0 / batch.n_classes) * batch.present[:, None, :]
+    return _judged(batch, method, _run_rounds(batch, eps, np.full(batch.size, 2 * _EPS), 1,
+                                              method, tol, max_iter))
 
 
 def _judged(batch, method, path):
@@ -975,10 +988,14 @@ def _judged(batch, method, path):
     return _BatchResult(batch, method, path, verdicts, accuracy, logits, fresh, fresh_acc)
 
 
-def _undecided_warning(count, where):
-    if count:
+def _undecided_warning(count, where, bits=None):
+    if count and bits is not None:
+        warnings.warn(f"{where}: {count} margin(s) left undecided by the certificate "
+                      f"(working precision {bits} bits): its enclosure still holds 0 "
+                      "and no exact tie is proven", RuntimeWarning, stacklevel=3)
+    elif count:
         warnings.warn(f"{where}: {count} margin(s) are below their float64 error bound "
-                      "and reported as undecided (NaN accuracy); pass precision=<digits> "
+                      "and reported as undecided (NaN accuracy); pass precision='auto' "
                       "to certify them", RuntimeWarning, stacklevel=3)
 
 
@@ -1015,8 +1032,8 @@ class BlockSolution:
     verdicts : ndarray (rounds, G) of int8
         Per group: 1 right (the true class's deviation beats every other by
         more than twice the error bound), −1 wrong, 0 **undecided** (float64
-        cannot sign the margin; an exact tie is undecided too), −2 a tie
-        certified at ``precision`` digits (not right).
+        cannot sign the margin; an exact tie is undecided too), −2 an exact
+        tie proven by the certificate (not right).
     accuracy : tuple of Accuracy
         Label-correction accuracy per round, count-weighted: ``all``, ``clean``
         (given = true), ``noisy``; NaN for an empty set or one with an
@@ -1041,8 +1058,10 @@ class BlockSolution:
     pll_topk : int or None
     ties : str
     certified : bool
-        True when every undecided margin was re-solved in high precision
-        (``precision=``), so ``verdicts`` hold certified signs.
+        True when the certificate (``precision=``) decided every verdict
+        (rounds, fresh instances, PLL student): each is then a proof.
+    bits : int or None
+        Working precision (bits) of the certificate's last attempt.
     """
 
     model: BlockModel
@@ -1071,6 +1090,7 @@ class BlockSolution:
     pll_topk: int
     ties: str
     certified: bool = False
+    bits: int | None = None
 
     @property
     def rounds(self):
@@ -1150,69 +1170,73 @@ def _pll_fields(result, index, keep, k):
         pll.verdicts[index, 0, keep], Accuracy(*map(float, pll.accuracy[index, 0])),
         pll.fresh_logits[index, 0], float(pll.fresh_accuracy[index, 0]),
         float(pll.path.residual[index, 0]))))
-
-
 # ---------------------------------------------------------------------------
 # the certificate (precision=)
 # ---------------------------------------------------------------------------
 
-def _certify(result, index, precision, pll_topk, ties):
-    """Re-solve point ``index`` in mpmath where float64 left margins undecided.
+def _check_precision(precision, method="exact"):
+    """None, "auto" or decimal digits ≥ 16; only for the exact softmax fit."""
+    if precision is None:
+        return
+    if precision != "auto":
+        if isinstance(precision, str):
+            raise ValueError(f"precision must be None, 'auto' or a number of decimal "
+                             f"digits >= 16, got {precision!r}")
+        _checks.integer_at_least("precision", precision, 16)
+    if method != "exact":
+        raise ValueError(f"precision= certifies the exact softmax fit; method={method!r} "
+                         "has nothing to certify")
 
-    Returns the batch result with those verdicts replaced by certified signs;
-    a margin within 10^(−precision/2) of its round's scale is a tie at that
-    precision, and a tie is not a correct prediction (verdict ``_TIE``).
+
+def _certify(result, index, precision, pll_topk, ties, exact, tol=1e-10, max_iter=200):
+    """Certified verdicts of point ``index`` (:mod:`labelavg._certify`).
+
+    ``exact`` = (N, λ, c or None without the self term): the problem's data as
+    given. Every round (and the PLL student) is enclosed; a verdict the
+    certificate decides replaces float64's, an undecided one keeps float64's.
+    Returns ``(res, pll, pll_targets, certificate)`` for the batch of one.
     """
-    from ._mp import solve_mp
+    from ._certify import Problem, certify
 
-    batch = result.batch
-    one = batch.take([index])
-    res = _BatchResult(one, result.method, _take_path(result.path, index),
-                       result.verdicts[[index]], result.accuracy[[index]],
-                       result.fresh_logits[[index]], result.fresh_verdicts[[index]],
-                       result.fresh_accuracy[[index]])
-    pll = None if result.pll is None else _certify_parts(result.pll, index)
-    open_rounds = np.flatnonzero((res.verdicts[0] == 0).any(-1)
-                                 | (res.fresh_verdicts[0] == 0).any(-1))
-    pll_open = pll is not None and bool(np.any(pll.verdicts == 0) or
-                                        np.any(pll.fresh_verdicts == 0))
-    if not open_rounds.size and not pll_open:
-        return res, pll, result.pll_targets[[index]] if pll is not None else None
-    k = batch.n_classes
-    rounds = int(open_rounds.max()) + 1 if open_rounds.size else 1
+    one = result.batch.take([index])
+    res = _take_result(result, index)
+    pll = None if result.pll is None else _take_result(result.pll, index)
+    k = one.n_classes
     present = np.flatnonzero(one.present[0])
-    starts = (res.path.targets - res.path.deviation)[0][..., present]     # Newton's start only
-    mp = solve_mp(one.class_gram[0], one.weights[0].reshape(k, k), one.n_lam[0],
-                  one.self_coef[0], rounds, precision,
-                  pll_topk if pll_open else None, ties, starts=starts)
-    for t in range(rounds):
-        _settle(res.verdicts[0, t], present, mp.margins[t], mp.tie * mp.scale[t])
-        _settle(res.fresh_verdicts[0, t], np.arange(k), mp.fresh[t],
-                mp.tie * k * mp.scale[t] * one.weights[0].sum() / one.n_lam[0])
-    if pll_open:
-        _settle(pll.verdicts[0, 0], present, mp.pll, mp.tie * mp.scale[0])
-        _settle(pll.fresh_verdicts[0, 0], np.arange(k), mp.pll_fresh,
-                mp.tie * k * mp.scale[0] * one.weights[0].sum() / one.n_lam[0])
-    return (_rejudged(res), None if pll is None else _rejudged(pll),
-            None if pll is None else result.pll_targets[[index]])
+    problem = Problem(one.class_gram[0], one.weights[0].reshape(k, k), *exact)
+    cert = certify(problem, res.verdicts.shape[1], precision,
+                   pll_topk if pll is not None else None, ties,
+                   starts=res.path.deviation[0][..., present],
+                   pll_start=None if pll is None else pll.path.deviation[0, 0][:, present])
+    _merge(res.verdicts[0], present, cert.verdicts)
+    _merge(res.fresh_verdicts[0], np.arange(k), cert.fresh)
+    targets = None if pll is None else result.pll_targets[[index]].copy()
+    if cert.pll_targets is not None:
+        if not np.allclose(targets[0][:, present], cert.pll_targets, rtol=0, atol=1e-12):
+            # float64 split a tie the certificate resolves (or the reverse): the
+            # student is re-solved on the certified targets
+            targets[0][:, present] = cert.pll_targets
+            pll = _pll_student(one, result.method, targets, tol, max_iter)
+        _merge(pll.verdicts[0], present, cert.pll[None])
+        _merge(pll.fresh_verdicts[0], np.arange(k), cert.pll_fresh[None])
+    return (_rejudged(res), None if pll is None else _rejudged(pll), targets, cert)
 
 
 def _take_path(path, index):
     return _Path(**{name: getattr(path, name)[[index]] for name in _Path.__dataclass_fields__})
 
 
-def _certify_parts(part, index):
+def _take_result(part, index):
     return _BatchResult(part.batch.take([index]), part.method, _take_path(part.path, index),
                         part.verdicts[[index]].copy(), part.accuracy[[index]],
                         part.fresh_logits[[index]], part.fresh_verdicts[[index]].copy(),
                         part.fresh_accuracy[[index]])
 
 
-def _settle(verdicts, positions, margins, tie):
-    """Replace undecided entries (0) by the sign of the mp margin (or ``_TIE``)."""
-    for pos, margin in zip(positions, margins):
-        if verdicts[pos] == 0:
-            verdicts[pos] = 1 if margin > tie else (-1 if margin < -tie else _TIE)
+def _merge(verdicts, positions, certified):
+    """Certified verdicts (T, len(positions)) replace float64's where decided (≠ 0)."""
+    current = verdicts[..., positions]
+    verdicts[..., positions] = np.where(certified != 0, certified, current)
 
 
 def _rejudged(res):

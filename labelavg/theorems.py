@@ -21,7 +21,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import _checks
-from .block import _Batch, _certify, _group_counts, _solve_batch, symbolic_spectrum
+from .block import (_Batch, _certify, _check_precision, _group_counts, _solve_batch,
+                    symbolic_spectrum)
 
 __all__ = ["Verdict", "SymbolicForms", "full_accuracy", "pll_condition",
            "linear_margins", "symbolic_forms"]
@@ -65,9 +66,10 @@ class Verdict:
     notes : tuple of str
         Caveats found while evaluating (non-uniform m̄, ties, misses).
     certified : bool
-        The exact answer's undecided float64 margins (if any) were re-solved
-        in high precision (``precision=``), so ``exact_holds`` is certified;
-        without it an undecided margin leaves ``exact_holds`` None.
+        ``exact_holds`` is proven: the certificate (``precision=``) decided
+        every verdict it rests on (ball-arithmetic enclosures excluding 0,
+        exact ties in rationals). Without it an undecided margin leaves
+        ``exact_holds`` None.
     """
 
     holds: bool
@@ -168,14 +170,17 @@ def _linearised(model, lam, mat, delta, max_rounds):
 def _exact_scan(model, mat, lam, max_rounds, tol, precision=None):
     """Least t ≤ max_rounds at which every group is right (exact solver).
 
-    Returns ``(least, undecided)``: ``least`` is None when no round is
-    certainly all right, or when an undecided round comes first (then
-    ``undecided`` is that round).
+    Returns ``(least, undecided, certified)``: ``least`` is None when no round
+    is certainly all right, or when an undecided round comes first (then
+    ``undecided`` is that round); ``certified``: the certificate decided every
+    verdict of the rounds the answer rests on.
     """
     batch = _Batch.stack([model], [mat], [lam])
     result = _solve_batch(batch, max_rounds, "exact", tol=tol)
+    cert = None
     if precision is not None:
-        result = _certify(result, 0, precision, None, "split")[0]
+        exact = (model.n_samples, lam, model.c)
+        result, _, _, cert = _certify(result, 0, precision, None, "split", exact, tol)
     path = result.path
     bad = np.flatnonzero(~path.converged[0])
     verdicts = result.verdicts[0][:, batch.present[0]]
@@ -184,10 +189,15 @@ def _exact_scan(model, mat, lam, max_rounds, tol, precision=None):
             raise RuntimeError(f"reduced solver did not converge at round {t}: "
                                f"residual {path.residual[0, t - 1]:.3g}")
         if np.all(row == 1):
-            return t, None
+            return t, None, _decided(cert, t)
         if not np.any(row < 0):          # no wrong group and no certified tie: open
-            return None, t
-    return None, None
+            return None, t, False
+    return None, None, _decided(cert, len(verdicts))
+
+
+def _decided(cert, rounds):
+    """The certificate decided every training verdict of rounds 1..``rounds``."""
+    return cert is not None and not np.any(cert.verdicts[:rounds] == 0)
 
 
 def full_accuracy(model, transition=None, *, lam, counts=None, max_rounds=50,
@@ -212,9 +222,10 @@ def full_accuracy(model, transition=None, *, lam, counts=None, max_rounds=50,
         ``exact_holds`` are then None): the linearised verdict only.
     tol : float
         Newton tolerance of the reduced solver.
-    precision : int, optional
-        Certify undecided float64 margins in mpmath at this many digits
-        (see :meth:`BlockModel.solve`).
+    precision : None, int or "auto"
+        Certify the exact verdicts rigorously (see :meth:`BlockModel.solve`):
+        decimal digits, or "auto" to raise the working precision until every
+        verdict is decided or the cap is reached. Needs python-flint.
 
     Returns
     -------
@@ -250,8 +261,9 @@ def full_accuracy(model, transition=None, *, lam, counts=None, max_rounds=50,
     theta, phi, psi = _filters(model, lam)
     delta = _delta(mat)
     linear, formula, notes, uniform = _linearised(model, lam, mat, delta, max_rounds)
-    least, undecided = (_exact_scan(model, mat, lam, max_rounds, tol, precision) if exact
-                        else (None, None))
+    _check_precision(precision, "exact" if exact else "linear")
+    least, undecided, certified = (_exact_scan(model, mat, lam, max_rounds, tol, precision)
+                                   if exact else (None, None, False))
     if undecided is not None:
         notes = notes + (f"round {undecided} has margins below their float64 error "
                          "bound (undecided) before any round is certainly 100% right",)
@@ -264,8 +276,7 @@ def full_accuracy(model, transition=None, *, lam, counts=None, max_rounds=50,
     exact_holds = None if not exact or undecided is not None else least is not None
     return Verdict(holds=linear is not None, margin=delta, min_rounds=linear,
                    min_rounds_exact=least, gap=gap, exact_holds=exact_holds,
-                   formula=formula, params=params, notes=notes,
-                   certified=exact and precision is not None)
+                   formula=formula, params=params, notes=notes, certified=certified)
 
 
 def _check_model(where, model, transition):
@@ -311,9 +322,10 @@ def pll_condition(model=None, transition=None, *, lam=None, counts=None, pll_top
         Tie rule for the k-th place (:func:`labelavg.distill.pll_targets`).
     tol : float
         Newton tolerance.
-    precision : int, optional
-        Certify undecided float64 margins in mpmath at this many digits; an
-        exact tie (symmetric data) is then a certified tie.
+    precision : None, int or "auto"
+        Certify the teacher's top-k sets and the student's verdicts
+        rigorously (see :meth:`BlockModel.solve`); an exact tie (symmetric
+        data) is certified only when exact arithmetic proves it.
 
     Returns
     -------
