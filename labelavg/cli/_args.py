@@ -101,6 +101,16 @@ def open_fraction(text):
     return value
 
 
+def precision(text):
+    """``auto``, ``off`` / 0, or decimal digits >= 16 of the rigorous certificate."""
+    if text in ("auto", "off"):
+        return None if text == "off" else text
+    value = _integer(text, 0)
+    if 0 < value < 16:
+        raise FlagError(f"must be auto, off (0) or >= 16 digits, got {text}")
+    return value or None
+
+
 #: dest → (option, type, help); ``{default}`` in the help is filled by :func:`add`.
 FLAGS = {
     "n_classes": ("--n-classes", classes, "K (default {default})"),
@@ -118,6 +128,11 @@ FLAGS = {
     "seeds": ("--seeds", positive_int, "number of seeds (default {default})"),
     "pll_topk": ("--pll-topk", positive_int, "k of the PLL targets, 1 <= k < K "
                                              "(default {default})"),
+    "precision": ("--precision", precision,
+                  "rigorous certificate of the verdicts float64 cannot decide "
+                  "(python-flint ball arithmetic): auto (raise the working precision "
+                  "until decided, up to 2048 bits), a number of decimal digits >= 16, "
+                  "or off (default {default})"),
 }
 
 

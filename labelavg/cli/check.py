@@ -51,9 +51,7 @@ def add_parser(sub):
     p.add_argument("--max-rounds", type=_args.positive_int, default=50,
                    help="largest t searched for the exact least round (50)")
     _args.add(p, "pll_topk", 2)
-    p.add_argument("--precision", type=_args.nonnegative_int, default=30,
-                   help="digits of the mpmath certificate for margins float64 cannot "
-                        "sign (30; 0 turns it off and reports them as undecided)")
+    _args.add(p, "precision", "auto")
     p.add_argument("--json", action="store_true",
                    help="print the Verdict fields as JSON instead of a table")
     p.set_defaults(run=run)
@@ -79,12 +77,13 @@ def run(args):
                        superclass_size=args.superclass_size if hierarchical else None,
                        e=args.e)
     if hierarchical:
-        result3 = _hierarchical_scan(model, transition, args.lam, args.max_rounds)
+        result3 = _hierarchical_scan(model, transition, args.lam, args.max_rounds,
+                                     args.precision)
     else:
         result3 = full_accuracy(model, transition, lam=args.lam, max_rounds=args.max_rounds,
-                                precision=args.precision or None)
+                                precision=args.precision)
     result4 = pll_condition(model, transition, lam=args.lam, pll_topk=args.pll_topk,
-                            precision=args.precision or None)
+                            precision=args.precision)
     if args.json:
         print(json.dumps(_json_doc(args, transition, result3, result4), indent=2))
     else:
@@ -96,7 +95,7 @@ def run(args):
 # hierarchical Gram: no closed form, scan both solvers
 
 
-def _hierarchical_scan(model, transition, lam, max_rounds):
+def _hierarchical_scan(model, transition, lam, max_rounds, precision=None):
     """Result 3 on a hierarchical Gram: least all-right round, linearised and exact."""
     import numpy as np
 
@@ -105,9 +104,11 @@ def _hierarchical_scan(model, transition, lam, max_rounds):
     least = {}
     for method in ("linear", "exact"):
         sol = model.solve(transition, lam=lam, rounds=max_rounds, method=method,
-                          pll_topk=None)
+                          pll_topk=None, precision=precision if method == "exact" else None)
         hits = np.flatnonzero(sol.all_right())
         least[method] = int(hits[0]) + 1 if hits.size else None
+    # no all-right round: a claim only if no round before the end is undecided
+    settled = least["exact"] is not None or not sol.undecided.any()
     off = (transition > 0) & ~np.eye(len(transition), dtype=bool)
     delta = float(np.min((np.diag(transition)[:, None] - transition)[off])) \
         if off.any() else math.inf
@@ -119,7 +120,7 @@ def _hierarchical_scan(model, transition, lam, max_rounds):
     return Verdict(
         holds=lin is not None, margin=delta, min_rounds=lin, min_rounds_exact=ex,
         gap=ex - lin if lin is not None and ex is not None else None,
-        exact_holds=ex is not None,
+        exact_holds=ex is not None if settled else None, certified=sol.certified,
         formula="least t ≤ max_rounds at which every group is right (hierarchical "
                 "Gram: no closed form; linearised and exact reduced solvers scanned)",
         params=dict(K=model.n_classes, n=model.n_per_class, c=model.c, d=model.d,
@@ -153,7 +154,7 @@ def _num(value, digits=6):
 
 
 def _yes(flag):
-    return {True: "yes", False: "NO", None: "undecided in float64 / not computed"}[flag]
+    return {True: "yes", False: "NO", None: "undecided / not computed"}[flag]
 
 
 def _result3_rows(v):
@@ -171,7 +172,8 @@ def _result3_rows(v):
              ("least rounds, linearised t*", _num(v.min_rounds)),
              (f"least rounds, exact (t ≤ {p['max_rounds']})", _num(v.min_rounds_exact)),
              ("gap exact − linearised", gap),
-             ("exact reaches 100%", _yes(v.exact_holds))]
+             ("exact reaches 100%", _yes(v.exact_holds)),
+             ("  certified (proof, not float64)", _yes(v.certified))]
     return rows
 
 
@@ -182,7 +184,8 @@ def _result4_rows(v):
             ("teacher label-correction accuracy", _num(p.get("teacher_accuracy"), 4)),
             (f"exact PLL student (top-{p['pll_topk']}) accuracy",
              _num(p.get("pll_accuracy"), 4)),
-            ("exact PLL student 100% right", _yes(v.exact_holds))]
+            ("exact PLL student 100% right", _yes(v.exact_holds)),
+            ("  certified (proof, not float64)", _yes(v.certified))]
     if p.get("tied_groups"):
         ties = f"on {len(p['tied_groups'])} (true, given) groups, see note"
         rows.append(("  fails by ties", ties))
