@@ -1222,6 +1222,55 @@ def _certify(result, index, precision, pll_topk, ties, exact, tol=1e-10, max_ite
     return (_rejudged(res), None if pll is None else _rejudged(pll), targets, cert)
 
 
+def _certify_open(result, precision, pll_topk, ties, exact, tol=1e-10, max_iter=200):
+    """Certify every point of a batch result that float64 left undecided.
+
+    ``exact[i]`` = (N, λ, c or None) of point i. Returns the batch result with
+    those points' verdicts (and PLL targets) replaced as by :func:`_certify`,
+    and the working precision (bits) reached per point (0: not certified).
+    """
+    pll_open = (np.zeros(result.batch.size, bool) if result.pll is None else
+                ((result.pll.verdicts[:, 0] == 0) & result.batch.present).any(-1)
+                | (result.pll.fresh_verdicts[:, 0] == 0).any(-1))
+    open_ = (result.undecided.any(-1) | (result.fresh_verdicts == 0).any((1, 2)) | pll_open)
+    bits = np.zeros(result.batch.size, int)
+    parts = {"res": _copy_result(result)}
+    if result.pll is not None:
+        parts["pll"], parts["targets"] = _copy_result(result.pll), result.pll_targets.copy()
+    for i in np.flatnonzero(open_):
+        res, pll, targets, cert = _certify(result, i, precision, pll_topk, ties, exact[i],
+                                           tol, max_iter)
+        _put(parts["res"], i, res)
+        if pll is not None:
+            _put(parts["pll"], i, pll)
+            parts["targets"][i] = targets[0]
+        bits[i] = cert.bits
+    for name in ("res", "pll"):
+        if name in parts:
+            parts[name]["path"] = _Path(**parts[name]["path"])
+    out = replace(result, **parts["res"])
+    if result.pll is not None:
+        out = replace(out, pll=replace(result.pll, **parts["pll"]), pll_targets=parts["targets"])
+    return out, bits
+
+
+def _copy_result(res):
+    fields = ("verdicts", "accuracy", "fresh_logits", "fresh_verdicts", "fresh_accuracy")
+    out = {name: getattr(res, name).copy() for name in fields}
+    out["path"] = {name: getattr(res.path, name).copy() for name in _Path.__dataclass_fields__}
+    return out
+
+
+def _put(parts, index, one):
+    """Write the batch-of-one result ``one`` into point ``index`` of copied arrays."""
+    for name, value in parts.items():
+        if name == "path":
+            for field_name, arr in value.items():
+                arr[index] = getattr(one.path, field_name)[0]
+        else:
+            value[index] = getattr(one, name)[0]
+
+
 def _take_path(path, index):
     return _Path(**{name: getattr(path, name)[[index]] for name in _Path.__dataclass_fields__})
 

@@ -22,6 +22,7 @@ from itertools import product
 import numpy as np
 
 from . import _checks
+from .block import _check_precision
 from .sweep import GRID, _grid, solve_points
 
 __all__ = ["AXES", "NOISES", "PhaseDiagram", "phase_diagram"]
@@ -96,7 +97,7 @@ class PhaseDiagram:
 
 def phase_diagram(*, eta, rounds, lam, c, d, n_classes, n_per_class, noise="symmetric",
                   method="exact", counts="expected", pll_topk=2, axes=None, n_jobs=1,
-                  progress=None):
+                  progress=None, precision=None):
     """Label-correction and fresh-instance accuracy over a grid of two parameters.
 
     Exactly two of ``eta, rounds, lam, c, d, n_classes, n_per_class`` are
@@ -137,6 +138,9 @@ def phase_diagram(*, eta, rounds, lam, c, d, n_classes, n_per_class, noise="symm
     progress : callable or bool, optional
         ``progress(done, total)`` (in points) after each solved batch; True
         shows a tqdm bar.
+    precision : None, int or "auto"
+        Certify the points float64 leaves undecided (exact method only), as
+        :func:`labelavg.sweep.sweep` does; needs python-flint.
 
     Returns
     -------
@@ -179,8 +183,9 @@ def phase_diagram(*, eta, rounds, lam, c, d, n_classes, n_per_class, noise="symm
     t_axis = "rounds" in names
     max_rounds = int(max(grid["rounds"])) if t_axis else fixed["rounds"]
     spatial = [n for n in names if n != "rounds"]
+    _check_precision(precision, method)
     settings = dict(noise=noise, method=method, counts=counts, pll_topk=pll_topk,
-                    rounds=max_rounds)
+                    rounds=max_rounds, precision=precision)
     points = [{**fixed, **dict(zip(spatial, combo)), **settings}
               for combo in product(*(grid[n] for n in spatial))]
     # every point is checked before any work (d < c everywhere, η in range, ...)
@@ -189,6 +194,7 @@ def phase_diagram(*, eta, rounds, lam, c, d, n_classes, n_per_class, noise="symm
     values, boundary = _assemble(names, grid, results, max_rounds)
     fixed.pop("rounds", None)
     settings.pop("rounds")
+    settings.pop("precision")
     return PhaseDiagram(axes=names, axis_values=tuple(np.asarray(grid[n]) for n in names),
                         values=values, boundary=boundary, method=method,
                         params={**fixed, **settings, "max_rounds": max_rounds})
@@ -244,7 +250,8 @@ def _whole(name, value):
 def _run(points, n_jobs, progress):
     """Per-point result arrays (points on axis 0) from the batched solver of :mod:`labelavg.sweep`."""
     first = points[0]
-    settings = {key: first[key] for key in ("rounds", "method", "pll_topk", "counts")}
+    settings = {key: first[key] for key in ("rounds", "method", "pll_topk", "counts",
+                                            "precision")}
     settings["tol"] = 1e-10
     grid = [tuple(p[name] for name in GRID) for p in points]
     return solve_points(grid, settings, progress=progress, n_jobs=n_jobs)

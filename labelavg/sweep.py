@@ -22,7 +22,8 @@ from itertools import product
 import numpy as np
 
 from . import _checks, noise as _noise
-from .block import _Batch, _solve_batch, _undecided_warning
+from .block import (_Batch, _certify_open, _check_precision, _solve_batch,
+                    _undecided_warning)
 
 __all__ = ["GRID", "COLUMNS", "NOISES", "sweep"]
 
@@ -43,7 +44,7 @@ BATCH_SIZE = 2048
 
 def sweep(*, n_classes=4, n_per_class=100, c=0.4, d=0.1, lam, eta, noise="symmetric",
           rounds=10, method="exact", pll_topk=2, counts="expected", client=None,
-          batch_size=None, progress=False, tol=1e-10):
+          batch_size=None, progress=False, tol=1e-10, precision=None):
     """Accuracies of self-distillation over a Cartesian grid of block-model points.
 
     Every model or noise parameter is a scalar or a list; the lists span a
@@ -83,6 +84,11 @@ def sweep(*, n_classes=4, n_per_class=100, c=0.4, d=0.1, lam, eta, noise="symmet
         a callable is called as ``progress(points_done, points_total)``.
     tol : float
         Newton tolerance, relative to the targets' deviation from uniform.
+    precision : None, int or "auto"
+        Certify the points float64 leaves undecided (exact method only): each
+        such point is enclosed rigorously (see :meth:`labelavg.block.BlockModel.solve`),
+        its certified verdicts replace float64's, and ``undecided`` counts what
+        is still open. Needs python-flint (``pip install labelavg[certify]``).
 
     Returns
     -------
@@ -120,8 +126,9 @@ def sweep(*, n_classes=4, n_per_class=100, c=0.4, d=0.1, lam, eta, noise="symmet
         _checks.integer_at_least("pll_topk", pll_topk, 1)
     if batch_size is not None:
         batch_size = _checks.integer_at_least("batch_size", batch_size, 1)
+    _check_precision(precision, method)
     settings = dict(rounds=max(report), method=method, pll_topk=pll_topk, counts=counts,
-                    tol=tol)
+                    tol=tol, precision=precision)
     points = list(product(*(grid[name] for name in GRID)))
     results = solve_points(points, settings, client=client, batch_size=batch_size,
                            progress=progress)
@@ -215,8 +222,9 @@ def solve_points(points, settings, *, client=None, batch_size=None, progress=Fal
         warnings.warn(f"sweep: the reduced solver did not converge at "
                       f"{int((~merged['converged']).sum())} point(s)", RuntimeWarning,
                       stacklevel=3)
+    bits = int(merged["bits"].max()) if settings.get("precision") is not None else None
     _undecided_warning(int(merged["undecided"].sum() + merged["pll_undecided"].sum()),
-                       "sweep")
+                       "sweep", bits)
     return merged
 
 
@@ -283,6 +291,10 @@ def _solve_task(task):
         else None
     rounds = task["rounds"]
     res = _solve_batch(batch, rounds, task["method"], topk, "split", task["tol"])
+    bits = np.zeros(len(points), int)
+    if task.get("precision") is not None:
+        exact = [(k * p[1], p[4], p[2]) for p in points]
+        res, bits = _certify_open(res, task["precision"], topk, "split", exact, task["tol"])
     verdicts = res.verdicts
     all_right = np.all((verdicts == 1) | ~batch.present[:, None, :], axis=-1)
     nan2 = np.full((len(points), 2), math.nan)
@@ -298,7 +310,7 @@ def _solve_task(task):
         pll_undecided=(np.zeros(len(points), int) if res.pll is None
                        else res.pll.undecided[:, 0]),
         t_star=np.array([_t_star(k, p, m, rounds) for p, m in zip(points, mats)]),
-        converged=res.path.converged.all(axis=1))
+        converged=res.path.converged.all(axis=1), bits=bits)
 
 
 def _counts(k, point, counts):

@@ -76,7 +76,7 @@ def test_check_json_agrees_with_theorems(noise_name, eta, lam):
     model = BlockModel(4, 100, 0.4, 0.1)
     transition = getattr(noise, noise_name)(4, eta)
     np.testing.assert_array_equal(doc["transition"], transition)
-    cert = dict(lam=lam, precision=30)             # check certifies at 30 digits
+    cert = dict(lam=lam, precision="auto")         # check certifies ("auto")
     for key, verdict in (("full_accuracy", full_accuracy(model, transition, **cert)),
                          ("pll_condition", pll_condition(model, transition, **cert))):
         got = doc[key]

@@ -63,6 +63,7 @@ def add_parser(sub):
                             "pll_fresh"), help="value drawn in the phase map")
     p.add_argument("--jobs", type=_args.positive_int, default=1,
                    help="worker processes (default 1)")
+    _args.add(p, "precision", "off")
     p.add_argument("--progress", action="store_true", help="progress bar on stderr")
     p.add_argument("--out", default="labelavg_phase", help="output folder")
     p.add_argument("--no-figure", action="store_true", help="write the CSV only")
@@ -142,14 +143,16 @@ def run(args):
     start = time.perf_counter()
     diagram = phase_diagram(**values, noise=args.noise, method=args.method,
                             counts=args.counts, pll_topk=args.pll_topk or None,
-                            axes=args.axes, n_jobs=args.jobs, progress=args.progress)
+                            axes=args.axes, n_jobs=args.jobs, progress=args.progress,
+                            precision=args.precision)
     seconds = time.perf_counter() - start
     csv_path = write_csv(diagram, args.out)
     x, y = diagram.axes
     print(f"{args.method} phase diagram over {x} × {y} ({diagram.shape[0]} × "
           f"{diagram.shape[1]} points) in {seconds:.2f} s; "
           f"{int(diagram.values['all_right'].sum())} points at 100% label correction, "
-          f"{int(np.isnan(diagram.values['label_correction']).sum())} undecided in float64")
+          f"{int(np.isnan(diagram.values['label_correction']).sum())} undecided "
+          f"{'after the certificate' if args.precision else 'in float64'}")
     print(f"csv: {csv_path}")
     if not args.no_figure:
         for path in write_figures(diagram, args.quantity, args.out):

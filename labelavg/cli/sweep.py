@@ -43,6 +43,7 @@ def add_parser(sub):
                    help="k of the PLL student's top-k targets; 0 skips it (default 2)")
     p.add_argument("--scheduler", default=None,
                    help="address of a dask.distributed scheduler to solve on")
+    _args.add(p, "precision", "off")
     p.add_argument("--progress", action="store_true", help="progress bar on stderr")
     p.add_argument("--out", default="sweep.csv",
                    help="output file: CSV, or Parquet if it ends in .parquet (needs pyarrow)")
@@ -69,7 +70,7 @@ def run(args):
         client = Client(args.scheduler)
     table = sweep(**grid, noise=noises, rounds=args.rounds, method=args.method,
                   counts=args.counts, pll_topk=args.pll_topk or None, client=client,
-                  progress=args.progress)
+                  progress=args.progress, precision=args.precision)
     if parquet:
         table.to_parquet(args.out, index=False)
     else:
