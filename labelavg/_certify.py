@@ -212,6 +212,13 @@ class _Arith:
         # fresh instance of class a: (1/(Nλ)) Σ_h n_h Φ(a, a(h)) b_h, no self term
         self.w_fresh = fl.arb_mat([[arb(counts[h]) * arb(gram[a, true[h]]) * scale
                                     for h in range(g)] for a in range(self.k)])
+        n, k = g * self.k, self.k
+        # W ⊗ I_K, so that Γ'(b) = blockdiag(H_g) (W ⊗ I_K) is one product
+        self.w_kron = fl.arb_mat([[self.w[r // k, c // k] if r % k == c % k else 0
+                                   for c in range(n)] for r in range(n)])
+        self.eye = fl.arb_mat([[int(r == c) for c in range(n)] for r in range(n)])
+        self.w_float = np.array([[float(self.w[a, h].mid()) for h in range(g)]
+                                 for a in range(g)])
 
     # -- vectors are flat lists of arb, index g·K + i ---------------------------
 
@@ -241,17 +248,16 @@ class _Arith:
 
     def jacobian(self, b):
         """Γ'(b) as an arb_mat: block (g, h) = W_gh H_g, H_g = diag p_g − p_g p_gᵀ."""
-        k, g = self.k, self.g
+        k, n = self.k, self.g * self.k
         dev = self.deviation(b)
         u = self.arb(1) / k
-        rows = []
-        for a in range(g):
+        rows = [[0] * n for _ in range(n)]
+        for a in range(self.g):
             p = [u + x for x in dev[a * k:(a + 1) * k]]
-            hess = [[(p[i] if i == j else 0) - p[i] * p[j] for j in range(k)]
-                    for i in range(k)]
             for i in range(k):
-                rows.append([self.w[a, h] * hess[i][j] for h in range(g) for j in range(k)])
-        return self.fl.arb_mat(rows)
+                for j in range(k):
+                    rows[a * k + i][a * k + j] = (p[i] if i == j else 0) - p[i] * p[j]
+        return self.fl.arb_mat(rows) * self.w_kron
 
     def residual(self, delta, eps):
         b = [e - d for e, d in zip(eps, delta)]
@@ -274,7 +280,7 @@ class _Arith:
             return None
         n = len(delta)
         f0 = self.residual(delta, mid_eps)
-        precond = self._preconditioner(mid_eps, delta)
+        precond = self._preconditioner(delta)
         width = [arb(e.rad()) for e in eps]
         spread = fl.arb_mat(n, 1, [e - m for e, m in zip(eps, mid_eps)])
         c_f0 = precond * fl.arb_mat(n, 1, f0)
@@ -286,20 +292,20 @@ class _Arith:
             jac = self.jacobian([e - x for e, x in zip(eps, box)])
             shifted = fl.arb_mat(n, 1, [x - d for x, d in zip(box, delta)])
             inner = precond * jac
-            image = (inner * spread - c_f0
-                     + _identity_minus(fl, precond + inner, n) * shifted)
+            image = inner * spread - c_f0 + (self.eye - precond - inner) * shifted
             new = [delta[i] + image[i, 0] for i in range(n)]
             if all(box[i].contains_interior(new[i]) for i in range(n)):
                 return new
             rad = [2 * max(abs(new[i] - delta[i]).upper(), r) for i, r in enumerate(rad)]
         return None
 
-    def _preconditioner(self, eps, delta):
-        b = [e - d for e, d in zip(eps, delta)]
-        jac = self.jacobian(b)
-        n = len(delta)
-        mat = np.array([[float(jac[i, j].mid()) for j in range(n)] for i in range(n)])
-        inv = np.linalg.inv(np.eye(n) + mat)
+    def _preconditioner(self, delta):
+        """C ≈ (I + Γ')⁻¹ at the midpoint, in float64 (only a preconditioner)."""
+        k, g = self.k, self.g
+        p = 1.0 / k + np.array([float(d.mid()) for d in delta]).reshape(g, k)
+        hess = np.eye(k)[None] * p[:, :, None] - p[:, :, None] * p[:, None, :]
+        jac = np.einsum("gij,gh->gihj", hess, self.w_float).reshape(g * k, g * k)
+        inv = np.linalg.inv(np.eye(g * k) + jac)
         return self.fl.arb_mat(inv.tolist())
 
     def _newton(self, eps, guess, max_iter=200):
@@ -307,7 +313,7 @@ class _Arith:
         arb, fl = self.arb, self.fl
         n = len(eps)
         delta = ([arb(0)] * n if guess is None else [arb(float(x)) for x in guess])
-        precond = self._preconditioner(eps, delta)
+        precond = self._preconditioner(delta)
         goal = fl.ctx.prec - 8
         last = None
         for it in range(max_iter):
@@ -319,7 +325,7 @@ class _Arith:
             if size == 0 or (scale > 0 and size <= scale * 2.0 ** -goal):
                 return delta
             if last is not None and size > 0.5 * last:
-                precond = self._preconditioner(eps, delta)
+                precond = self._preconditioner(delta)
             last = size
         return None
 
@@ -347,12 +353,6 @@ class _Arith:
             flags = [ties is not None and bool(ties.fresh[a, j]) for j in range(k) if j != a]
             out[a] = _verdict(diffs, flags)
         return out
-
-
-def _identity_minus(fl, mat, n):
-    """I − mat for an n × n arb_mat (mat = C + C A here, so I − C(I + A))."""
-    eye = fl.arb_mat([[1 if i == j else 0 for j in range(n)] for i in range(n)])
-    return eye - mat
 
 
 def _verdict(diffs, tied):

@@ -1188,13 +1188,15 @@ def _check_precision(precision, method="exact"):
                          "has nothing to certify")
 
 
-def _certify(result, index, precision, pll_topk, ties, exact, tol=1e-10, max_iter=200):
+def _certify(result, index, precision, pll_topk, ties, exact, tol=1e-10, max_iter=200,
+             rounds=None):
     """Certified verdicts of point ``index`` (:mod:`labelavg._certify`).
 
     ``exact`` = (N, λ, c or None without the self term): the problem's data as
-    given. Every round (and the PLL student) is enclosed; a verdict the
-    certificate decides replaces float64's, an undecided one keeps float64's.
-    Returns ``(res, pll, pll_targets, certificate)`` for the batch of one.
+    given. Rounds 1..``rounds`` (default all) and the PLL student are
+    enclosed; a verdict the certificate decides replaces float64's, an
+    undecided one keeps float64's. Returns ``(res, pll, pll_targets,
+    certificate)`` for the batch of one.
     """
     from ._certify import Problem, certify
 
@@ -1204,12 +1206,12 @@ def _certify(result, index, precision, pll_topk, ties, exact, tol=1e-10, max_ite
     k = one.n_classes
     present = np.flatnonzero(one.present[0])
     problem = Problem(one.class_gram[0], one.weights[0].reshape(k, k), *exact)
-    cert = certify(problem, res.verdicts.shape[1], precision,
-                   pll_topk if pll is not None else None, ties,
-                   starts=res.path.deviation[0][..., present],
+    rounds = res.verdicts.shape[1] if rounds is None else rounds
+    cert = certify(problem, rounds, precision, pll_topk if pll is not None else None, ties,
+                   starts=res.path.deviation[0][:rounds][..., present],
                    pll_start=None if pll is None else pll.path.deviation[0, 0][:, present])
-    _merge(res.verdicts[0], present, cert.verdicts)
-    _merge(res.fresh_verdicts[0], np.arange(k), cert.fresh)
+    _merge(res.verdicts[0, :rounds], present, cert.verdicts)
+    _merge(res.fresh_verdicts[0, :rounds], np.arange(k), cert.fresh)
     targets = None if pll is None else result.pll_targets[[index]].copy()
     if cert.pll_targets is not None:
         if not np.allclose(targets[0][:, present], cert.pll_targets, rtol=0, atol=1e-12):

@@ -179,8 +179,17 @@ def _exact_scan(model, mat, lam, max_rounds, tol, precision=None):
     result = _solve_batch(batch, max_rounds, "exact", tol=tol)
     cert = None
     if precision is not None:
+        # certify up to float64's first all-right round (all rounds if it errs there)
         exact = (model.n_samples, lam, model.c)
-        result, _, _, cert = _certify(result, 0, precision, None, "split", exact, tol)
+        present = batch.present[0]
+        hits = np.flatnonzero(np.all(result.verdicts[0][:, present] == 1, axis=-1))
+        for rounds in dict.fromkeys((int(hits[0]) + 1 if hits.size else max_rounds,
+                                     max_rounds)):
+            certified, _, _, cert = _certify(result, 0, precision, None, "split", exact, tol,
+                                             rounds=rounds)
+            if np.all(certified.verdicts[0][rounds - 1][present] == 1):
+                break
+        result = certified
     path = result.path
     bad = np.flatnonzero(~path.converged[0])
     verdicts = result.verdicts[0][:, batch.present[0]]
