@@ -393,7 +393,8 @@ def _pll_targets(arith, teacher, topk, ties, orbits):
         kth = vals[order[topk - 1]]
         above = [i for i in range(k) if vals[i] > kth]
         tied = [i for i in range(k) if not vals[i] > kth and not vals[i] < kth]
-        proven = all(orbits is not None and orbits.same(a, tied[0], i) for i in tied)
+        proven = len(tied) == 1 or (orbits is not None
+                                    and all(orbits.same(a, tied[0], i) for i in tied))
         if not proven or not len(above) < topk <= len(above) + len(tied):
             return None
         if any(not vals[i] > vals[j] for i in above for j in tied):
@@ -441,8 +442,10 @@ def tie_orbits(problem, targets):
 
     A candidate is a permutation P of the coordinates (group a, label i) ↦
     (π(a), σ_a(i)): a relabelling τ of classes and labels together (a
-    transposition, cyclic shift or reflection), or a transposition of two
-    labels within one class's groups. P is kept when the targets are
+    transposition, cyclic shift or reflection, Φ invariant under it), a
+    transposition of two labels within one class's groups, or two groups of
+    one class trading places. Counts need not match: the test below is exact
+    on S, where it is what matters. P is kept when the targets are
     P-invariant and, exactly in rationals, (P − I) M b is constant within each
     group for every b in S, the space of vectors constant on the orbits of all
     kept candidates (M b: the logits, W up to the factor 1/(Nλ)). Then the
@@ -462,7 +465,7 @@ def tie_orbits(problem, targets):
     w = [[counts[h] * gram[true[a]][true[h]] + (self_term if a == h else 0)
           for h in range(g)] for a in range(g)]
     w_fresh = [[counts[h] * gram[a][true[h]] for h in range(g)] for a in range(k)]
-    cands = [c for c in _candidates(k, true, given, counts, gram)
+    cands = [c for c in _candidates(k, true, given, gram)
              if all(q[c[0][a]][c[1][a][i]] == q[a][i] for a in range(g) for i in range(k))]
     w_int, w_fresh_int = _integers(w), _integers(w_fresh)
     while cands:
@@ -478,7 +481,7 @@ def tie_orbits(problem, targets):
     return None
 
 
-def _candidates(k, true, given, counts, gram):
+def _candidates(k, true, given, gram):
     index = {(int(a), int(j)): h for h, (a, j) in enumerate(zip(true, given))}
     g = len(true)
     out = []
@@ -486,10 +489,15 @@ def _candidates(k, true, given, counts, gram):
         if any(gram[tau[x]][tau[y]] != gram[x][y] for x in range(k) for y in range(k)):
             continue
         pi = [index.get((tau[true[a]], tau[given[a]])) for a in range(g)]
-        if None in pi or any(counts[pi[a]] != counts[a] for a in range(g)):
-            continue
-        out.append((pi, [tau] * g))
+        if None not in pi:
+            out.append((pi, [tau] * g))
     ident = list(range(k))
+    for a in range(g):
+        for b in range(a + 1, g):
+            if true[a] == true[b]:          # two groups of one class trade places
+                pi = list(range(g))
+                pi[a], pi[b] = b, a
+                out.append((pi, [ident] * g))
     for cls in range(k):
         for i in range(k):
             for j in range(i + 1, k):

@@ -1,20 +1,23 @@
-"""High-precision (mpmath) re-solve of the reduced block problem: the certificate.
+"""Independent high-precision (mpmath) solve of the reduced block problem: the tests' reference.
 
 Symbols: K ``n_classes``, n ``n_per_class``, N = Kn, λ ``lam``, groups g =
 (true class a(g), given label) with counts n_g, targets q_g, outputs p_g, dual
 b_g = q_g − p_g, α = 1/(Nλ), Φ(a, b) the class-level correlations, s = 1 − c
 the self term (theory/THEORY.md, Result 2; :mod:`labelavg.block`).
 
-Independent of the float64 path on purpose: its own Newton iteration in mpmath
-arithmetic on the present groups only (plain outputs, no deviation tricks: at
-``digits`` significant digits the outputs' distance from 1/K is resolved
-directly), its own tie rule for the PLL targets. It serves both as the
-certificate of :meth:`labelavg.block.BlockModel.solve` (``precision=``) and as
-the independent reference of the tests.
+Independent of the float64 path and of the certificate (:mod:`labelavg._certify`)
+on purpose: its own Newton iteration in mpmath arithmetic on the present
+groups only, on plain outputs, its own tie rule for the PLL targets. The
+working precision adapts to the deviations' scale: ``digits`` is what the
+smallest deviation from 1/K keeps (relative), so the working digits are
+raised by −log10 of that scale until it is resolved (deviations down to
+1e-60 and below). It is evidence, not a proof: the tests hold the
+certificate's verdicts against it.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -30,7 +33,8 @@ class MpPath:
     ``fresh[t][a]`` likewise for a fresh instance of class a (logits);
     ``scale[t]``: max |p − 1/K| of the round (the size ties are measured on);
     ``pll`` / ``pll_fresh``: the PLL student's, or None.
-    ``tie``: margins with |m| ≤ tie · scale are ties at this precision.
+    ``tie``: margins with |m| ≤ tie · scale are ties at this precision;
+    ``digits``: the working precision the answer was computed at.
     """
 
     margins: list
@@ -39,6 +43,7 @@ class MpPath:
     pll: list | None
     pll_fresh: list | None
     tie: float
+    digits: int = 0
 
 
 def solve_mp(class_gram, counts, n_lam, self_coef, rounds, digits, pll_topk=None,
@@ -56,7 +61,8 @@ def solve_mp(class_gram, counts, n_lam, self_coef, rounds, digits, pll_topk=None
         1 − c (0 without the self term).
     rounds : int
     digits : int
-        mpmath working precision (decimal digits).
+        Decimal digits kept by the smallest deviation (relative); the mpmath
+        working precision is raised above it as the deviations require.
     pll_topk, ties :
         As in :meth:`labelavg.block.BlockModel.solve` (``ties`` "split",
         "all" or "index").
@@ -69,10 +75,27 @@ def solve_mp(class_gram, counts, n_lam, self_coef, rounds, digits, pll_topk=None
     Returns
     -------
     MpPath
+        Computed at ``digits`` plus −log10 of the smallest deviation scale of
+        any round (raised until that scale is resolved).
     """
+    work = digits
+    for _ in range(12):
+        path = _solve_at(class_gram, counts, n_lam, self_coef, rounds, digits, work,
+                         pll_topk, ties, starts)
+        smallest = min(path.scale)
+        need = digits + (math.ceil(-math.log10(smallest)) if smallest > 0 else work)
+        if work >= need:
+            return path
+        work = need + 5
+    raise ArithmeticError(f"mp reference: deviations below 1e-{work - digits} not resolved")
+
+
+def _solve_at(class_gram, counts, n_lam, self_coef, rounds, digits, work, pll_topk, ties,
+              starts):
+    """:func:`solve_mp` at ``work`` working digits (ties at 10^(−digits/2) of the scale)."""
     import mpmath
 
-    with mpmath.workdps(digits):
+    with mpmath.workdps(work):
         prob = _Problem(mpmath, class_gram, counts, n_lam, self_coef)
         tie = mpmath.mpf(10) ** (-(digits // 2))
         targets = [[_onehot(mpmath, prob.k, j) for j in prob.given]][0]
@@ -95,7 +118,8 @@ def solve_mp(class_gram, counts, n_lam, self_coef, rounds, digits, pll_topk=None
             probs = prob.outputs(b)
             pll = [float(m) for m in _margins(prob, probs)]
             pll_fresh = [float(m) for m in _fresh_margins(prob, q, b)]
-        return MpPath(out["margins"], out["fresh"], out["scale"], pll, pll_fresh, float(tie))
+        return MpPath(out["margins"], out["fresh"], out["scale"], pll, pll_fresh, float(tie),
+                      work)
 
 
 def _record(mpmath, prob, out, targets, b, probs):
