@@ -58,6 +58,7 @@ TESTS = {
     "sweep": ["tests/test_sweep.py", "tests/test_phase.py", "tests/test_pinned.py",
               "tests/test_pinned_solver.py"],
     "_mp": ["tests/test_certificate.py", "tests/test_block.py", "tests/test_pinned_solver.py"],
+    "_certify": ["tests/test_certify.py", "tests/test_block.py", "tests/test_theorems.py"],
 }
 
 #: Slow end-to-end tests left out of the per-mutant runs (the full suite runs them).
@@ -152,9 +153,13 @@ MUTANTS = [
       "accuracy not count-weighted (mean over groups)"),
     M("block.py", "_SAFETY * path.error[..., None])", "0 * path.error[..., None])",
       "training verdicts ignore the error bound"),
-    M("block.py", "verdicts[pos] = 1 if margin > tie else (-1 if margin < -tie else _TIE)",
-      "verdicts[pos] = 1 if margin > -tie else (-1 if margin < -tie else _TIE)",
-      "certified tie called right (margin compared with the wrong sign)"),
+    # -- _certify (the rigorous certificate) -----------------------------------
+    M("_certify.py", "sure = [d > 0 for d in diffs]", "sure = [not d < 0 for d in diffs]",
+      "an enclosure holding 0 called right"),
+    M("_certify.py", "if all(s or t for s, t in zip(sure, tied)):", "if True:",
+      "a tie certified without an exact proof"),
+    M("_certify.py", "if all(box[i].contains_interior(new[i]) for i in range(n)):",
+      "if True:", "Krawczyk inclusion never checked"),
     # -- theorems -------------------------------------------------------------
     M("theorems.py", "m_c, m_bar = counts / n, counts.sum(axis=0) / counts.sum()",
       "m_c, m_bar = counts / n, counts.sum(axis=1) / counts.sum()", "m̄ from row sums"),
