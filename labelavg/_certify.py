@@ -92,7 +92,8 @@ class Certificate:
     (K, G) the exact PLL targets (None when the teacher's top-k sets are not
     certified, or no PLL student); ``pll`` (G,), ``pll_fresh`` (K,) likewise,
     or None; ``bits`` the working precision of the last attempt; ``rounds_enclosed``
-    how many rounds the Krawczyk test enclosed there.
+    the most rounds one attempt enclosed. Verdicts decided at any attempt are
+    kept (each is a proof).
     """
 
     verdicts: np.ndarray
@@ -110,11 +111,6 @@ class Certificate:
         parts += [self.pll] if self.pll is not None else []
         parts += [self.pll_fresh] if self.pll_fresh is not None else []
         return int(sum(np.sum(p == OPEN) for p in parts))
-
-    @property
-    def pll_open(self):
-        return self.pll is None or bool(np.any(self.pll == OPEN)
-                                        or np.any(self.pll_fresh == OPEN))
 
 
 def certify(problem, rounds, precision, pll_topk=None, ties="split", starts=None,
@@ -147,10 +143,23 @@ def certify(problem, rounds, precision, pll_topk=None, ties="split", starts=None
         with fl.ctx.workprec(bits):
             cert = _attempt(fl, problem, rounds, bits, pll_topk, ties, starts, pll_start,
                             teacher_orbits)
-        best = cert if best is None or cert.undecided <= best.undecided else best
-        if cert.undecided == 0 and not (pll_topk is not None and cert.pll is None):
-            return cert
+        best = cert if best is None else _combine(cert, best)
+        if best.undecided == 0 and not (pll_topk is not None and best.pll is None):
+            break
     return best
+
+
+def _combine(new, old):
+    """``new`` with its OPEN verdicts filled from ``old``: both are proofs, so they agree."""
+    fill = lambda a, b: np.where(a == OPEN, b, a)
+    pll = dict(pll_targets=new.pll_targets, pll=new.pll, pll_fresh=new.pll_fresh)
+    if new.pll is None:
+        pll = dict(pll_targets=old.pll_targets, pll=old.pll, pll_fresh=old.pll_fresh)
+    elif old.pll is not None:
+        pll.update(pll=fill(new.pll, old.pll), pll_fresh=fill(new.pll_fresh, old.pll_fresh))
+    return Certificate(fill(new.verdicts, old.verdicts), fill(new.fresh, old.fresh), **pll,
+                       bits=new.bits, rounds_enclosed=max(new.rounds_enclosed,
+                                                          old.rounds_enclosed))
 
 
 # ---------------------------------------------------------------------------

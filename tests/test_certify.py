@@ -125,3 +125,28 @@ def test_missing_flint_says_how_to_install(monkeypatch):
     monkeypatch.setitem(sys.modules, "flint", None)
     with pytest.raises(ImportError, match=r"pip install labelavg\[certify\]"):
         BlockModel(3, 10, 0.5, 0.1).solve(lam=1e-2, rounds=1, precision="auto")
+
+
+def test_enclosure_is_accepted_only_by_the_krawczyk_inclusion():
+    # a poor midpoint (off by 1e-9) and a poor preconditioner (a quarter of
+    # J⁻¹): the first trial box misses the fixed point; only the inclusion
+    # test K(X) ⊂ int X may accept a box, and the one accepted must hold it
+    from labelavg._certify import _Arith, flint
+
+    fl = flint()
+    model = BlockModel(3, 20, 0.5, 0.1)
+    prob = Problem(model.class_gram(), 20 * noise.symmetric(3, 0.3), model.n_samples,
+                   1e-3, 0.5)
+    with fl.ctx.workprec(128):
+        arith = _Arith(fl, prob)
+        eps = arith.point([float(i == j) for j in prob.groups[1] for i in range(3)],
+                          shift=True)
+        truth = arith.enclose(eps, None)
+        mid = [fl.arb(d.mid() + 1e-9 * (-1) ** i)
+               for i, d in enumerate(arith._newton([fl.arb(e.mid()) for e in eps], None))]
+        precondition = arith._preconditioner
+        arith._newton = lambda e, g: mid
+        arith._preconditioner = lambda d: precondition(d) * 0.25
+        box = arith.enclose(eps, None)
+    assert truth is not None and box is not None
+    assert all(b.overlaps(t) for b, t in zip(box, truth))
