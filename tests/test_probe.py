@@ -556,3 +556,17 @@ def test_dask_fit_probs_equals_numpy():
     fit = fit_probs(None, targets, 1e-3, features=da.from_array(x, chunks=(25, 3)))
     assert fit.converged and isinstance(fit.probs, np.ndarray)
     assert_close(fit.probs, ref.probs, 1e-8, "fit_probs on Dask vs NumPy")
+
+
+def test_lam_beyond_the_float_range_of_x_is_refused():
+    """λ = 1e300 overflows float32 (NumPy warnings, then NaN): refused before the fit;
+    float64 features hold it and give W ≈ 0, uniform outputs (the teacher; the PLL
+    student's Newton steps still overflow in float64 this close to its limit)."""
+    x, y = blobs()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(ValueError, match=r"lam=1e\+300 exceeds .* float32"):
+            SelfDistillation(1e300, 1).fit(x.astype(np.float32), y)
+        model = SelfDistillation(1e300, 1, pll_topk=None).fit(x, y)
+    assert all(r.converged for r in model.history_)
+    assert_close(model.probs_, np.full_like(model.probs_, 1 / 3), 1e-12, "uniform")
