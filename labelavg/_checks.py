@@ -124,3 +124,21 @@ def prob_columns(name, value, atol=1e-9, nonnegative=True):
                          f"instance, and its columns must sum to 1; got shape {arr.shape}, "
                          f"max column-sum deviation {err:.3g}{hint}")
     return arr
+
+
+def pll_topk(value, n_classes):
+    """k of the PLL student's top-k targets for K = ``n_classes``, or None (no student).
+
+    ``"auto"`` is min(2, K − 1): the paper's top-2 partial labels, and for K = 2
+    (where a top-2 set holds every class) the teacher's top-1 prediction.
+    An integer must lie in 1..K − 1; None skips the PLL student.
+    """
+    if value is None:
+        return None
+    if isinstance(value, str) and value == "auto":
+        return min(2, n_classes - 1)
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) \
+            or not 1 <= value <= n_classes - 1:
+        raise ValueError(f"pll_topk must be 'auto', None (no PLL student) or an integer "
+                         f"in 1..K-1 = 1..{n_classes - 1} for K = {n_classes}, got {value!r}")
+    return int(value)

@@ -357,7 +357,7 @@ class BlockModel:
     # -- reduced solver -------------------------------------------------------
 
     def solve(self, transition=None, *, counts=None, lam, rounds, method="exact",
-              pll_topk=2, ties="split", self_term=True, tol=1e-10, max_iter=200,
+              pll_topk="auto", ties="split", self_term=True, tol=1e-10, max_iter=200,
               precision=None):
         """Multi-round self-distillation and the PLL student on (class, label) groups.
 
@@ -379,9 +379,10 @@ class BlockModel:
             ``"exact"``: the softmax fixed point, by Newton's method.
             ``"linear"``: the linearised closed form of Result 1,
             Y⁽ᵗ⁾ − u = (Y⁽ᵗ⁻¹⁾ − u) G restricted to groups.
-        pll_topk : int or None
+        pll_topk : "auto", int or None
             k of the PLL student's top-k targets (theory/THEORY.md, Result 4),
-            1 ≤ k ≤ K − 1; None skips the PLL student (its fields are None).
+            1 ≤ k ≤ K − 1; ``"auto"`` is min(2, K − 1) (top-1 for K = 2); None
+            skips the PLL student (its fields are None).
         ties : {"split", "all", "index"}
             Tie rule for the k-th place, see :func:`labelavg.distill.pll_targets`.
         self_term : bool
@@ -434,7 +435,7 @@ class BlockModel:
         _checks.choice("method", method, {"exact", "linear"})
         _checks.integer_at_least("rounds", rounds, 1)
         lam = _checks.positive_scalar("lam", lam)
-        _check_topk(pll_topk, self.n_classes)
+        pll_topk = _checks.pll_topk(pll_topk, self.n_classes)
         _checks.choice("ties", ties, {"split", "all", "index"})
         _check_precision(precision, method)
         mat = _group_counts(self, transition, counts)
@@ -452,15 +453,6 @@ class BlockModel:
         pll_open = 0 if sol.pll_verdicts is None else int(np.sum(sol.pll_verdicts == 0))
         _undecided_warning(int(sol.undecided.sum()) + pll_open, "BlockModel.solve", sol.bits)
         return sol
-
-
-def _check_topk(pll_topk, n_classes):
-    if pll_topk is None:
-        return
-    _checks.integer_at_least("pll_topk", pll_topk, 1)
-    if pll_topk >= n_classes:
-        raise ValueError(f"pll_topk must be in 1..K-1 = 1..{n_classes - 1} (or None "
-                         f"to skip the PLL student), got {pll_topk}")
 
 
 def _real(name, value):

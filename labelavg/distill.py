@@ -6,7 +6,9 @@ F ``features`` (N, D), Y⁽ᵗ⁾ the outputs (K, N) of fit t, Y⁽⁰⁾ the on
 labels, u = 1/K, G = Φ(Φ + KNλI)⁻¹.
 
 Fit t is trained on Q = Y⁽ᵗ⁻¹⁾. The PLL student is one extra fit on the
-teacher's partial labels: Q_i uniform over the top-k classes of Y⁽¹⁾_i.
+teacher's partial labels: Q_i uniform over the top-k classes of Y⁽¹⁾_i
+(k = min(2, K − 1) by default: the paper's top-2 sets, the top-1 prediction
+when K = 2).
 """
 
 from __future__ import annotations
@@ -52,16 +54,18 @@ class DistillPath:
     ----------
     probs : ndarray (rounds, K, N)
         ``probs[t - 1]`` is Y⁽ᵗ⁾; ``probs[0]`` is the teacher.
-    pll_targets, pll_probs : ndarray (K, N)
-        The PLL student's targets (from the teacher) and outputs.
+    pll_targets, pll_probs : ndarray (K, N) or None
+        The PLL student's targets (from the teacher) and outputs; None when
+        ``pll_topk=None`` skipped the student.
     method : str
         ``"exact"`` (softmax fits) or ``"linear"`` (Result 1).
     lam : float
     fits : tuple of FitResult
-        One per round, then the PLL fit; empty for ``method="linear"``.
+        One per round, then the PLL fit (if any); empty for ``method="linear"``.
     accuracy : tuple of Accuracy or None
         Label-correction accuracy per round, when ``true_labels`` was given.
     pll_accuracy : Accuracy or None
+        None without ``true_labels`` or without a PLL student.
     """
 
     probs: np.ndarray
@@ -88,12 +92,13 @@ class DistillPath:
                           residual=max(f.residual for f in self.fits))
         text = short_repr(self, **fields)
         if self.accuracy is not None:
-            text = (f"{text[:-1]}, accuracy=[{accuracies(a.all for a in self.accuracy)}], "
-                    f"pll_accuracy={accuracies([self.pll_accuracy.all])})")
+            text = f"{text[:-1]}, accuracy=[{accuracies(a.all for a in self.accuracy)}])"
+        if self.pll_accuracy is not None:
+            text = f"{text[:-1]}, pll_accuracy={accuracies([self.pll_accuracy.all])})"
         return text
 
 
-def distill(gram, labels, lam, rounds, *, method="exact", pll_topk=2, ties="split",
+def distill(gram, labels, lam, rounds, *, method="exact", pll_topk="auto", ties="split",
             true_labels=None, n_classes=None, features=None, tol=1e-10, max_iter=100):
     """Run ``rounds`` fits of self-distillation and the PLL student.
 
@@ -110,14 +115,20 @@ def distill(gram, labels, lam, rounds, *, method="exact", pll_topk=2, ties="spli
     method : {"exact", "linear"}
         Exact softmax fits (Newton, each warm-started from the previous round's
         coefficients) or the linearised closed form (:func:`linear_path`).
-    pll_topk : int
-        k of the PLL targets, 1 <= k <= K-1.
+    pll_topk : "auto", int or None
+        k of the PLL targets, 1 <= k <= K-1. ``"auto"`` (default): min(2, K − 1),
+        the paper's top-2 sets, and for K = 2 the teacher's top-1 prediction
+        (a top-2 set would hold both classes). None skips the PLL student.
     ties : {"split", "all", "index"}
         Tie rule at the k-th place, see :func:`pll_targets`.
     true_labels : int array (N,), optional
         Enables label-correction accuracy per round.
     n_classes : int, optional
-        K; default ``max(labels, true_labels) + 1``.
+        K; ``labels`` and ``true_labels`` must lie in 0..K-1. Default: the largest
+        label + 1, provided every class 0..K-1 occurs in ``labels`` or
+        ``true_labels`` and, with ``true_labels``, no given label exceeds the
+        largest true one (otherwise pass ``n_classes``: a class nobody belongs to
+        is more often a mistake than an intention).
     features : array (N, D), optional
         Feature rows F; the primal solver (or thin SVD for ``"linear"``) is used.
     tol, max_iter :
@@ -146,9 +157,7 @@ def distill(gram, labels, lam, rounds, *, method="exact", pll_topk=2, ties="spli
     labels = _checks.labels("labels", labels, n_classes, n_samples)
     if true_labels is not None:
         true_labels = _checks.labels("true_labels", true_labels, n_classes, n_samples)
-    if isinstance(pll_topk, bool) or not isinstance(pll_topk, (int, np.integer)) \
-            or not 1 <= pll_topk <= n_classes - 1:
-        raise ValueError(f"pll_topk must be an integer in 1..{n_classes - 1}, got {pll_topk!r}")
+    pll_topk = _checks.pll_topk(pll_topk, n_classes)
     onehot = np.eye(n_classes)[labels].T
     if method == "linear":
         return _distill_linear(source, onehot, lam, rounds, pll_topk, ties, true_labels)
@@ -167,10 +176,24 @@ def _source(gram, features):
 
 
 def _n_classes(labels, true_labels, n_classes):
+    """K: ``n_classes`` if given, else inferred from labels that leave no class empty."""
     if n_classes is not None:
         return _checks.integer_at_least("n_classes", n_classes, 2)
-    seen = [np.asarray(x) for x in (labels, true_labels) if x is not None]
-    top = max((int(x.max()) for x in seen if x.size and x.dtype.kind in "iu"), default=1)
+    seen = {name: np.asarray(x) for name, x in (("labels", labels), ("true_labels", true_labels))
+            if x is not None}
+    seen = {name: x for name, x in seen.items() if x.size and x.dtype.kind in "iu"}
+    top = max((int(x.max()) for x in seen.values()), default=1)
+    if "true_labels" in seen and top > int(seen["true_labels"].max()):
+        raise ValueError(f"labels hold class {top} but true_labels stop at "
+                         f"{int(seen['true_labels'].max())}; pass n_classes=K "
+                         f"(labels must lie in 0..K-1)")
+    present = np.zeros(max(top + 1, 2), dtype=bool)
+    for x in seen.values():
+        present[x[x >= 0]] = True
+    if seen and min(int(x.min()) for x in seen.values()) >= 0 and not present.all():
+        raise ValueError(f"labels skip class {int(np.flatnonzero(~present)[0])} of the "
+                         f"0..{top} their largest value implies; pass n_classes=K "
+                         f"(labels must lie in 0..K-1)")
     return max(top + 1, 2)
 
 
@@ -187,12 +210,14 @@ def _distill_exact(source, onehot, lam, rounds, pll_topk, ties, true, tol, max_i
         result = fit(targets, init)
         fits.append(result)
         targets, init = result.probs, result.coef
-    q_pll = pll_targets(fits[0].probs, pll_topk, ties, tie_tol=_fit_error(fits[0]))
-    pll_fit = fit(q_pll, fits[0].coef)
-    warn_unconverged(fits + [pll_fit], tol, "distill")
     probs = np.stack([f.probs for f in fits])
-    return _path(probs, q_pll, pll_fit.probs, "exact", problem.lam,
-                 tuple(fits) + (pll_fit,), onehot, true)
+    q_pll = pll_probs = None
+    if pll_topk is not None:
+        q_pll = pll_targets(fits[0].probs, pll_topk, ties, tie_tol=_fit_error(fits[0]))
+        fits.append(fit(q_pll, fits[0].coef))
+        pll_probs = fits[-1].probs
+    warn_unconverged(fits, tol, "distill")
+    return _path(probs, q_pll, pll_probs, "exact", problem.lam, tuple(fits), onehot, true)
 
 
 def _fit_error(fit):
@@ -207,8 +232,10 @@ def _distill_linear(source, onehot, lam, rounds, pll_topk, ties, true):
     kind, data = source
     spec = _thin_spectrum(data) if kind == "features" else spectrum(data)
     probs = linear_path(None, onehot, lam, rounds, spectrum=spec)
-    q_pll = pll_targets(probs[0], pll_topk, ties)
-    pll = linear_path(None, q_pll, lam, 1, spectrum=spec)[0]
+    q_pll = pll = None
+    if pll_topk is not None:
+        q_pll = pll_targets(probs[0], pll_topk, ties)
+        pll = linear_path(None, q_pll, lam, 1, spectrum=spec)[0]
     return _path(probs, q_pll, pll, "linear", lam, (), onehot, true)
 
 
@@ -218,8 +245,8 @@ def _path(probs, q_pll, pll_probs, method, lam, fits, onehot, true):
     given = onehot.argmax(axis=0)
     errors = [_fit_error(f) for f in fits] or [None] * (probs.shape[0] + 1)
     acc = tuple(_accuracy(p, true, given, e) for p, e in zip(probs, errors))
-    return DistillPath(probs, q_pll, pll_probs, method, lam, fits, acc,
-                       _accuracy(pll_probs, true, given, errors[-1]))
+    pll_acc = None if pll_probs is None else _accuracy(pll_probs, true, given, errors[-1])
+    return DistillPath(probs, q_pll, pll_probs, method, lam, fits, acc, pll_acc)
 
 
 # ---------------------------------------------------------------------------

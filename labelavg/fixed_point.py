@@ -492,6 +492,7 @@ class _Primal:
             rows = _Rows(xp, xp.astype(features, dtype))
             targets = xp.astype(targets, dtype)
         _check_primal_inputs(xp, rows, targets)
+        _check_lam_range(xp, lam, rows.dtype)
         return cls(xp, rows, targets, lam, _Basis.build(xp, rows))
 
     def zero(self):
@@ -696,6 +697,15 @@ def _jacobian_apply(xp, probs, x):
     """Apply the softmax Jacobian S_i = diag(p_i) − p_i p_iᵀ column by column."""
     px = probs * x
     return px - probs * xp.sum(px, axis=0, keepdims=True)
+
+
+def _check_lam_range(xp, lam, dtype):
+    """λ must be a number of the computing dtype (float32 ends at 3.4e38): beyond it
+    λW overflows to inf and the fit can only return NaN."""
+    top = float(xp.finfo(dtype).max)
+    if lam > top:
+        raise ValueError(f"lam={lam!r} exceeds the largest float of the features' dtype "
+                         f"{dtype} ({top:.3g}); pass float64 features for such a lam")
 
 
 def _check_primal_inputs(xp, rows, targets):

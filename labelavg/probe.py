@@ -26,6 +26,7 @@ from __future__ import annotations
 import inspect
 import sys
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any, NamedTuple
@@ -108,10 +109,11 @@ class SelfDistillation:
         Ridge strength λ > 0 (scikit-learn's C = 1/(N λ)).
     rounds : int
         Number of fits t = 1..rounds (>= 1).
-    pll_topk : int or None
-        k of the PLL targets, 1 <= k <= K − 1 (so the default 2 needs K >= 3;
-        pass 1 or None for two classes); None skips the PLL student (then ``fit``
-        runs exactly ``rounds`` fits).
+    pll_topk : "auto", int or None
+        k of the PLL targets, 1 <= k <= K − 1. ``"auto"`` (default) is
+        min(2, K − 1): the paper's top-2 sets, and for two classes the teacher's
+        top-1 prediction (``pll_topk_`` holds the k used). None skips the PLL
+        student (then ``fit`` runs exactly ``rounds`` fits).
     ties : {"split", "all", "index"}
         Tie rule at the k-th place, see :func:`labelavg.pll_targets`.
     method : {"exact", "linear"}
@@ -138,12 +140,17 @@ class SelfDistillation:
         Training outputs Y⁽ᵗ⁾.
     pll_targets_, pll_probs_ : array (K, N) or None
         None when ``pll_topk=None``.
+    pll_topk_ : int or None
+        The k the PLL student used (``"auto"`` resolved), None without one.
     history_ : tuple of RoundRecord
         One per round, then the PLL student; ``history_[0].seconds`` times the
         teacher alone.
     n_classes_ : int
     n_features_in_ : int
         D.
+    feature_names_in_ : ndarray (D,) of object
+        Column names of X, set only when X was a DataFrame with string column
+        names; X given to ``predict`` and friends must then carry the same names.
     n_iter_ : ndarray of int
         Newton steps of every fit, in the order of ``history_``.
 
@@ -156,8 +163,8 @@ class SelfDistillation:
     X may be a Dask array (``method="exact"``): the fit then reads it one row
     chunk at a time (see :func:`labelavg.fit_probs`).
 
-    By default ``fit`` also runs the PLL student (``pll_topk=2``), one fit more
-    than ``rounds``; pass ``pll_topk=None`` to skip it.
+    By default ``fit`` also runs the PLL student (``pll_topk="auto"``), one fit
+    more than ``rounds``; pass ``pll_topk=None`` to skip it.
 
     Predictions on new rows use the logits z = W x. For ``method="linear"`` the
     linearised fit t has W⁽ᵗ⁾ = (Y⁽ᵗ⁻¹⁾ − Y⁽ᵗ⁾) F / (N λ), the stationarity
@@ -185,7 +192,7 @@ class SelfDistillation:
 
     _estimator_type = "classifier"   # scikit-learn < 1.6 reads this
 
-    def __init__(self, lam, rounds, *, pll_topk=2, ties="split", method="exact", tol=None,
+    def __init__(self, lam, rounds, *, pll_topk="auto", ties="split", method="exact", tol=None,
                  max_iter=100, progress: Callable[[RoundRecord], Any] | None = None):
         self.lam = lam
         self.rounds = rounds
@@ -267,10 +274,10 @@ class SelfDistillation:
             bad parameters.
         """
         params = self._check_params()
+        names = _feature_names(X)
         xp, X, classes, labels, true, evals = _check_fit_inputs(X, y, y_true, eval_set)
         n_classes = classes.size
-        if self.pll_topk is not None:
-            self._check_topk(n_classes)
+        self.pll_topk_ = _checks.pll_topk(self.pll_topk, n_classes)
         if self.method == "linear" and is_dask_array(X):
             raise ValueError("method='linear' needs X in memory (a NumPy/CuPy array), "
                              "got a Dask array; use method='exact'")
@@ -284,6 +291,10 @@ class SelfDistillation:
             warn_unconverged(run.history, tol, "SelfDistillation.fit")
         self._store(xp, fits, run.history)
         self.classes_, self.n_classes_, self.n_features_in_ = classes, n_classes, X.shape[1]
+        if names is None:
+            self.__dict__.pop("feature_names_in_", None)
+        else:
+            self.feature_names_in_ = names
         self.n_iter_ = np.array([r.n_iter for r in run.history])
         return self
 
@@ -295,14 +306,8 @@ class SelfDistillation:
         return {"lam": _checks.positive_scalar("lam", self.lam),
                 "rounds": _checks.integer_at_least("rounds", self.rounds, 1), "tol": tol}
 
-    def _check_topk(self, n_classes):
-        k = self.pll_topk
-        if isinstance(k, bool) or not isinstance(k, (int, np.integer)) \
-                or not 1 <= k <= n_classes - 1:
-            raise ValueError(f"pll_topk must be an integer in 1..{n_classes - 1}, got {k!r}")
-
     def _store(self, xp, fits, history):
-        has_pll = self.pll_topk is not None
+        has_pll = self.pll_topk_ is not None
         rounds = fits[:-1] if has_pll else fits
         self.coef_ = xp.stack([f.coef for f in rounds])
         self.probs_ = xp.stack([f.probs for f in rounds])
@@ -322,6 +327,7 @@ class SelfDistillation:
 
     def _logits(self, X, round):
         coef = self._coef(round)
+        _check_feature_names(getattr(self, "feature_names_in_", None), _feature_names(X))
         X = _as_array(X, "X")
         if is_dask_array(X):
             return _dask_features(X, "X", coef.shape[1]) @ coef.T
@@ -430,9 +436,9 @@ def _fit_exact(run, onehot, lam, rounds, est, tol):
     fits = [fit(1, problem.targets, None)]
     for t in range(2, rounds + 1):
         fits.append(fit(t, fits[-1].probs, fits[-1].coef))
-    if est.pll_topk is not None:
+    if est.pll_topk_ is not None:
         teacher = fits[0]
-        q_pll = run.to_device(pll_targets(to_numpy(teacher.probs), est.pll_topk, est.ties))
+        q_pll = run.to_device(pll_targets(to_numpy(teacher.probs), est.pll_topk_, est.ties))
         fits.append(fit("pll", q_pll, teacher.coef))
     return fits
 
@@ -457,8 +463,8 @@ def _fit_linear(run, onehot, lam, rounds, est):
     fits = [step(1, run.to_device(onehot), start)]
     for t in range(2, rounds + 1):
         fits.append(step(t, fits[-1].probs, time.perf_counter()))
-    if est.pll_topk is not None:
-        q_pll = pll_targets(to_numpy(fits[0].probs), est.pll_topk, est.ties)
+    if est.pll_topk_ is not None:
+        q_pll = pll_targets(to_numpy(fits[0].probs), est.pll_topk_, est.ties)
         fits.append(step("pll", run.to_device(q_pll), time.perf_counter()))
     return fits
 
@@ -471,11 +477,11 @@ def _check_fit_inputs(X, y, y_true, eval_set):
     """(xp, X, classes, labels, true, evals); labels are indices into classes (N,)."""
     if eval_set is not None and (not isinstance(eval_set, (tuple, list)) or len(eval_set) != 2):
         raise ValueError("eval_set must be a pair (X_test, y_test)")
-    X, y = _as_array(X, "X"), _as_array(y, "y")
+    X, y = _in_memory(_as_array(X, "X")), _as_array(y, "y")
     if is_dask_array(X):   # the solver reads X chunk by chunk; the rest lives on the host
         xp, X = _np_namespace, _dask_features(X, "X")
     else:
-        arrays = [a for a in (X, y, y_true) if _is_array(a)]
+        arrays = [a for a in (X, y, y_true) if _is_array(a) and not is_dask_array(a)]
         arrays += [a for a in eval_set or () if _is_array(a) and not is_dask_array(a)]
         xp = namespace(*arrays)
         X = _features(xp, X, "X")
@@ -483,7 +489,7 @@ def _check_fit_inputs(X, y, y_true, eval_set):
     true = None if y_true is None else _label_indices(y_true, "y_true", classes, X.shape[0])
     evals = None
     if eval_set is not None:
-        x_test = eval_set[0]
+        x_test = _in_memory(_as_array(eval_set[0], "eval_set[0] (X_test)"))
         name = "eval_set[0] (X_test)"
         x_test = (_dask_features(x_test, name, X.shape[1]) if is_dask_array(x_test)
                   else _features(xp, x_test, name, expected_dim=X.shape[1]))
@@ -493,8 +499,22 @@ def _check_fit_inputs(X, y, y_true, eval_set):
     return xp, X, classes, labels, true, evals
 
 
+def _in_memory(X):
+    """A Dask X held in one row chunk, computed to NumPy: reading it chunk by chunk
+    would hold the same rows in memory and rebuild the graph on every solver pass."""
+    return X.compute() if is_dask_array(X) and X.ndim == 2 and X.numblocks[0] == 1 else X
+
+
 def _host_labels(y, name, n_samples):
     host = np.asarray(y.compute() if is_dask_array(y) else to_numpy(y))
+    if host.ndim == 2 and host.shape[1] == 1:
+        _warn_column_vector(name)
+        host = host.ravel()
+    if host.dtype == object:
+        missing = [i for i, v in enumerate(host.ravel()) if v is None]
+        if missing:
+            raise ValueError(f"{name} contains None (first at index {missing[0]}): every "
+                             "instance needs a label")
     if host.ndim != 1:
         raise ValueError(f"{name} must be 1-dimensional, got shape {host.shape}")
     if host.shape[0] != n_samples:
@@ -508,7 +528,13 @@ def _host_labels(y, name, n_samples):
 
 def _encode_labels(y, n_samples):
     """Sorted distinct labels (K,) and the class index of every instance (N,)."""
-    classes, labels = np.unique(_host_labels(y, "y", n_samples), return_inverse=True)
+    host = _host_labels(y, "y", n_samples)
+    try:
+        classes, labels = np.unique(host, return_inverse=True)
+    except TypeError:   # e.g. ints mixed with strings
+        kinds = ", ".join(sorted({type(v).__name__ for v in host}))
+        raise TypeError(f"y must hold labels of one sortable type (all integers or all "
+                        f"strings, ...), got a mix of {kinds}") from None
     if classes.size < 2:
         raise ValueError(f"y has {classes.size} class; at least 2 classes are needed")
     counts = np.bincount(labels, minlength=classes.size)
@@ -592,6 +618,52 @@ def _dask_features(X, name, expected_dim=None):
     if X.dtype.kind not in "iuf":
         raise TypeError(f"{name} must hold real numbers, got dtype {X.dtype}")
     return X.astype(np.float32 if X.dtype in (np.float16, np.float32) else np.float64)
+
+
+def _warn_column_vector(name):
+    """scikit-learn's DataConversionWarning (when scikit-learn is in use) for a (N, 1) label array."""
+    category = UserWarning
+    if "sklearn" in sys.modules:
+        from sklearn.exceptions import DataConversionWarning as category
+    warnings.warn(f"A column-vector {name} was passed when a 1d array was expected: it is "
+                  f"ravelled; pass {name} of shape (N,), e.g. {name}.ravel()", category,
+                  stacklevel=6)
+
+
+def _feature_names(X):
+    """Column names (D,) of a DataFrame-like X when all are strings, else None."""
+    columns = getattr(X, "columns", None)
+    if columns is None or is_dask_array(X):
+        return None
+    names = np.asarray(list(columns), dtype=object)
+    return names if names.size and all(isinstance(n, str) for n in names) else None
+
+
+def _check_feature_names(fitted, names):
+    """scikit-learn's rule: the names seen in ``fit`` must come back, in the same order."""
+    if fitted is None and names is None:
+        return
+    if fitted is None or names is None:
+        warnings.warn("X has feature names, but SelfDistillation was fitted without feature "
+                      "names" if fitted is None else "X does not have valid feature names, "
+                      "but SelfDistillation was fitted with feature names", UserWarning,
+                      stacklevel=4)
+        return
+    if names.shape == fitted.shape and np.all(names == fitted):
+        return
+    unseen, missing = sorted(set(names) - set(fitted)), sorted(set(fitted) - set(names))
+    message = "The feature names should match those that were passed during fit.\n"
+    if unseen:
+        message += "Feature names unseen at fit time:\n" + _name_list(unseen)
+    if missing:
+        message += "Feature names seen at fit time, yet now missing:\n" + _name_list(missing)
+    if not unseen and not missing:
+        message += "Feature names must be in the same order as they were in fit.\n"
+    raise ValueError(message)
+
+
+def _name_list(names, most=5):
+    return "".join(f"- {n}\n" for n in names[:most]) + ("- ...\n" if len(names) > most else "")
 
 
 def _not_fitted():

@@ -309,7 +309,7 @@ def _plurality_margin(mat):
     return float(np.min(np.diag(m_c) - others.max(axis=1)))
 
 
-def pll_condition(model=None, transition=None, *, lam=None, counts=None, pll_topk=2,
+def pll_condition(model=None, transition=None, *, lam=None, counts=None, pll_topk="auto",
                   ties="split", tol=1e-10, precision=None):
     """Result 4: the PLL student is 100% right iff the plurality condition holds.
 
@@ -325,8 +325,10 @@ def pll_condition(model=None, transition=None, *, lam=None, counts=None, pll_top
     lam : float, optional
     counts : array (K, K), optional
         Exact group counts instead of ``transition`` (needs ``model``).
-    pll_topk : int
-        k of the top-k partial labels (the paper's k = 2).
+    pll_topk : "auto" or int
+        k of the top-k partial labels; ``"auto"`` is min(2, K − 1) (the
+        paper's k = 2; top-1 for K = 2, where Result 4 does not apply:
+        ``min_rounds`` is then None and ``notes`` says why).
     ties : {"split", "all", "index"}
         Tie rule for the k-th place (:func:`labelavg.distill.pll_targets`).
     tol : float
@@ -360,11 +362,19 @@ def pll_condition(model=None, transition=None, *, lam=None, counts=None, pll_top
     mat = _pll_histogram(transition, counts, model)
     margin = _plurality_margin(mat)
     holds = margin > 0
+    pll_topk = _checks.pll_topk(pll_topk, mat.shape[0])
+    if pll_topk is None:
+        raise ValueError("pll_topk must be 'auto' or an integer for pll_condition, got None")
     params = dict(K=mat.shape[0], pll_topk=pll_topk, ties=ties, plurality=margin)
-    verdict = dict(holds=holds, margin=margin, min_rounds=2 if holds else None,
+    # Result 4 needs top-2 (or larger) sets; top-1 targets only copy the teacher's argmax
+    notes = () if pll_topk >= 2 else (
+        "pll_topk = 1 (the default for K = 2): the student fits the teacher's top-1 "
+        "predictions, so Result 4 (top-2 sets) does not apply and plurality implies "
+        "nothing about it; see exact_holds",)
+    verdict = dict(holds=holds, margin=margin, min_rounds=2 if holds and not notes else None,
                    min_rounds_exact=None, gap=None, exact_holds=None,
                    formula="T[c,c] > T[c,k] for all c and k ≠ c (plurality)",
-                   params=params, notes=())
+                   params=params, notes=notes)
     if model is None or lam is None:
         return Verdict(**verdict)
     sol = model.solve(transition, counts=counts, lam=lam, rounds=1, pll_topk=pll_topk,
@@ -373,7 +383,8 @@ def pll_condition(model=None, transition=None, *, lam=None, counts=None, pll_top
     verdict["certified"] = sol.certified
     params.update(exact.pop("params"), n=model.n_per_class, c=model.c, d=model.d,
                   lam=lam)
-    verdict.update(exact)
+    exact["notes"] = notes + exact["notes"]
+    verdict.update(exact, gap=exact["gap"] if verdict["min_rounds"] else None)
     return Verdict(**verdict)
 
 

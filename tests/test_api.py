@@ -24,7 +24,7 @@ def test_public_names():
 def test_import_is_light():
     code = ("import sys, labelavg; "
             "print(sorted(m for m in ('cupy', 'matplotlib', 'seaborn', 'torch', 'sklearn', "
-            "'pandas', 'tqdm', 'dask', 'mpmath') "
+            "'pandas', 'tqdm', 'dask', 'mpmath', 'hypothesis', 'labelavg.testing') "
             "if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"

@@ -253,7 +253,8 @@ def test_top_tie_is_undecided_never_right():
 def test_pll_topk_range_and_skip():
     model = BlockModel(2, 5, 0.4, 0.1)
     with pytest.raises(ValueError, match="pll_topk"):
-        model.solve(lam=1e-2, rounds=1)                 # k = 2 = K
+        model.solve(lam=1e-2, rounds=1, pll_topk=2)     # k = 2 = K
+    assert model.solve(lam=1e-2, rounds=1).pll_topk == 1   # "auto": min(2, K - 1)
     sol = model.solve(lam=1e-2, rounds=2, pll_topk=None)
     assert sol.pll_probs is None and sol.pll_accuracy is None
     assert sol.accuracy[-1].all == 1.0

@@ -208,7 +208,8 @@ LABELS = block_labels(2, 3)
     (dict(rounds=2.5), TypeError, "rounds must be an integer"),
     (dict(method="quadratic"), ValueError, "method must be one of"),
     (dict(ties="random"), ValueError, "ties must be one of"),
-    (dict(pll_topk=2), ValueError, "pll_topk must be an integer in 1..1"),
+    (dict(pll_topk=2), ValueError, r"pll_topk must be .* in 1\.\.K-1 = 1\.\.1 for K = 2, got 2"),
+    (dict(pll_topk="top2"), ValueError, "pll_topk must be .auto."),
     (dict(pll_topk=0), ValueError, "pll_topk"),
     (dict(true_labels=np.array([0, 1])), ValueError, "true_labels must have length 6"),
     (dict(gram=np.full((6, 6), np.inf)), ValueError, "gram contains NaN or inf"),
@@ -252,3 +253,50 @@ def test_linear_method_on_generic_features_with_negative_outputs():
 def test_pll_targets_bad_k():
     with pytest.raises(ValueError, match="k must be an integer in 1..2"):
         pll_targets(np.full((3, 2), 1 / 3), 3)
+
+
+# ---------------------------------------------------------------------------
+# two classes with default arguments; no PLL student; n_classes
+
+
+@pytest.mark.parametrize("method", ["exact", "linear"])
+def test_two_classes_with_defaults_use_top1_pll(method):
+    """K = 2, defaults: the PLL student trains on the teacher's top-1 prediction."""
+    true = block_labels(2, 15)
+    given = true.copy()
+    given[:3] = 1
+    path = distill(block_gram(2, 15, 0.5, 0.1), given, 1e-3, 3, method=method, true_labels=true)
+    assert path.probs.shape == (3, 2, 30)
+    assert_close(path.pll_targets, pll_targets(path.probs[0], 1), 0.0, "top-1 targets")
+    assert set(np.unique(path.pll_targets)) <= {0.0, 1.0}
+    assert path.pll_accuracy is not None
+
+
+@pytest.mark.parametrize("method", ["exact", "linear"])
+def test_pll_topk_none_skips_the_student(method):
+    labels = block_labels(3, 4)
+    full = distill(block_gram(3, 4, 0.5, 0.1), labels, 3e-2, 2, method=method, true_labels=labels)
+    path = distill(block_gram(3, 4, 0.5, 0.1), labels, 3e-2, 2, method=method, pll_topk=None,
+                   true_labels=labels)
+    assert path.pll_targets is None and path.pll_probs is None and path.pll_accuracy is None
+    assert len(path.fits) == (2 if method == "exact" else 0)
+    assert_close(path.probs, full.probs, 0.0, "rounds without the PLL student")
+    assert "pll_accuracy" not in repr(path) and "pll_accuracy" in repr(full)
+
+
+@pytest.mark.parametrize("labels, extra, match", [
+    ([0, 1, 2, 3, 5, 1, 2, 3], dict(true_labels=[0, 1, 2, 3, 0, 1, 2, 3]),
+     "labels hold class 5 but true_labels stop at 3; pass n_classes"),
+    ([0, 1, 2, 3, 5, 1, 2, 3], {}, "labels skip class 4 .*pass n_classes"),
+    ([0, 1, 2, 3, 5, 1, 2, 3], dict(n_classes=4), r"labels must lie in 0\.\.3"),
+])
+def test_labels_beyond_n_classes_are_refused(labels, extra, match):
+    """A label 5 at K = 4 must not silently make K = 6."""
+    with pytest.raises(ValueError, match=match):
+        distill(np.eye(8), np.array(labels), 1e-2, 1, **{k: np.array(v) if k == "true_labels"
+                                                        else v for k, v in extra.items()})
+
+
+def test_n_classes_allows_an_empty_class():
+    path = distill(np.eye(6), np.array([0, 1, 1, 0, 1, 0]), 1e-2, 1, n_classes=3)
+    assert path.probs.shape == (1, 3, 6)

@@ -228,3 +228,22 @@ def test_certificate_settles_rounds_float64_leaves_open():
     sure = full_accuracy(model, transition, lam=1.0, max_rounds=30, precision=40)
     assert sure.certified and sure.exact_holds is False and not sure.holds
     assert sure.params["undecided_round"] is None
+
+
+def test_two_classes_with_defaults():
+    """K = 2: the block model and both checks run with default arguments; the PLL
+    student is top-1 there, outside Result 4, so plurality claims nothing about it."""
+    model = BlockModel(2, 100, 0.4, 0.1)
+    sol = model.solve(symmetric(2, 0.3), lam=1e-3, rounds=3)
+    assert sol.pll_topk == 1 and sol.pll_accuracy is not None
+    assert full_accuracy(model, symmetric(2, 0.3), lam=1e-3).holds is not None
+    for lam in (1e-3, 1e-1):
+        verdict = pll_condition(model, symmetric(2, 0.3), lam=lam)
+        assert verdict.holds and verdict.params["pll_topk"] == 1
+        assert verdict.min_rounds is None and verdict.gap is None
+        assert "Result 4 (top-2 sets) does not apply" in verdict.notes[0]
+    # small λ: the teacher memorises the flipped labels and the top-1 student copies it
+    assert verdict.exact_holds is True
+    copied = pll_condition(model, symmetric(2, 0.3), lam=1e-3)
+    assert copied.exact_holds is False and copied.params["teacher_accuracy"] < 1
+    assert pll_condition(None, symmetric(3, 0.3)).min_rounds == 2
