@@ -120,8 +120,10 @@ def choose_classes(parent_idx, offsets, size, k, min_size):
         if p >= 0:
             children[p].append(i)
     frontier = set(np.flatnonzero(parent_idx < 0).tolist())
-    def key(i):
+
+    def key(i):  # the largest subtree first, ties: the lower synset offset
         return (-size[i], offsets[i])
+
     while sum(size[i] >= min_size for i in frontier) < k:
         splittable = [i for i in frontier if children[i]]
         if not splittable:
@@ -162,8 +164,9 @@ def main(argv=None):
     ap.add_argument("--chunk", type=int, default=2000,
                     help="texts per encode call and progress line (changes batching)")
     args = ap.parse_args(argv)
-    if args.per_class > args.min_class_size:
-        sys.exit(f"--per-class {args.per_class} exceeds --min-class-size {args.min_class_size}")
+    if not 0 < args.per_class <= args.min_class_size:
+        ap.error(f"--per-class: expected 1..--min-class-size ({args.min_class_size}), "
+                 f"got {args.per_class}")
     t_start = time.perf_counter()
     wn = Path(args.wordnet)
     if not (wn / "data.noun").is_file() or not (wn / "index.noun").is_file():
