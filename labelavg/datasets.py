@@ -1,20 +1,24 @@
 """Real feature sets for linear probing, loaded from ``.npz`` / ``.npy`` files.
 
-The package ships three feature sets as package data in ``labelavg/data/`` (so they are
+The package ships four feature sets as package data in ``labelavg/data/`` (so they are
 in the wheel and load from any directory); :func:`list_datasets` names them and
 :func:`load` reads one:
 
 - ``wordnet_minilm`` (text): WordNet 3.0 noun glosses embedded by the sentence model
   all-MiniLM-L6-v2 (384-d, unit-norm), labelled by lexicographer file (``noun.animal``,
   ``noun.artifact``, ...; K = 24), 14,000 train / 6,000 test rows;
+- ``wordnet100_minilm`` (text): the same embedding, labelled by K = 100 disjoint
+  hypernym subtrees of the noun hierarchy (``bird.n.01``, ``device.n.01``, ...; the
+  paper's data sets have K = 100-256), 150 synsets per class, 10,500 train / 4,500 test;
 - ``fashion_mnist_effnet`` (image): Fashion-MNIST images embedded by the
   ImageNet-pretrained EfficientNet-Lite0 (1280-d pooled features, projected to 256-d by
   a fixed linear map, unit-norm), K = 10, 5,000 train / 2,000 test;
 - ``digits_effnet`` (image): scikit-learn's 8x8 digits through the same network and
   the same kind of projection, K = 10, 1,258 train / 539 test.
 
-``data/README.md`` describes them; ``data/build_wordnet_minilm.py`` and
-``data/build_image_effnet.py`` rebuild them byte for byte. :func:`load_features` loads
+``data/README.md`` describes them; ``data/build_wordnet_minilm.py``,
+``data/build_wordnet100_minilm.py`` and ``data/build_image_effnet.py`` rebuild them byte
+for byte. :func:`load_features` loads
 a user's own features. All return a :class:`FeatureSet`.
 
 This module only reads arrays with NumPy: it never imports torch (embedding happens in
@@ -51,6 +55,9 @@ _REBUILD = ("rebuild it " + _BUILD + "`apt-get install wordnet-base` and "
 #: name -> (modality, file in DATA_DIR, rebuild hint)
 _SHIPPED = {
     "wordnet_minilm": ("text", "wordnet_minilm.npz", _REBUILD),
+    "wordnet100_minilm": ("text", "wordnet100_minilm.npz",
+                          "rebuild it " + _BUILD + "`apt-get install wordnet-base` and "
+                          "`python data/build_wordnet100_minilm.py` (see data/README.md)"),
     "fashion_mnist_effnet": ("image", "fashion_mnist_effnet.npz",
                              "rebuild it " + _BUILD + "`apt-get install dataset-fashion-mnist`"
                              " and `python data/build_image_effnet.py fashion_mnist` "
@@ -120,7 +127,8 @@ def list_datasets() -> tuple[str, ...]:
     Returns
     -------
     tuple of str
-        ``("wordnet_minilm", "fashion_mnist_effnet", "digits_effnet")``.
+        ``("wordnet_minilm", "wordnet100_minilm", "fashion_mnist_effnet",
+        "digits_effnet")``.
 
     Examples
     --------

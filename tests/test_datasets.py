@@ -1,6 +1,7 @@
 """Tests for labelavg.datasets: the shipped feature sets, list_datasets/load, load_features."""
 
 import importlib.resources
+import re
 import subprocess
 import sys
 import zipfile
@@ -103,8 +104,8 @@ def test_default_path_is_package_data():
 
 # --------------------------------------------------------------------------- list_datasets / load
 
-SHIPPED = {"wordnet_minilm": ("text", 384, 24), "fashion_mnist_effnet": ("image", 256, 10),
-           "digits_effnet": ("image", 256, 10)}
+SHIPPED = {"wordnet_minilm": ("text", 384, 24), "wordnet100_minilm": ("text", 384, 100),
+           "fashion_mnist_effnet": ("image", 256, 10), "digits_effnet": ("image", 256, 10)}
 
 
 def test_list_datasets_names_every_shipped_file():
@@ -142,6 +143,64 @@ def test_image_features_separate_the_classes():
         assert acc > 0.5, (name, acc)
 
 
+# --------------------------------------------------------------------------- wordnet100_minilm
+
+
+@pytest.fixture(scope="module")
+def wn100():
+    return datasets.load("wordnet100_minilm")
+
+
+def test_wordnet100_has_100_balanced_named_classes(wn100):
+    """K = 100 hypernym subtrees, 105 train + 45 test synsets each, WordNet synset names."""
+    k = wn100.n_classes
+    assert k == 100 and len(set(wn100.class_names)) == k
+    assert all(re.fullmatch(r"[a-z0-9_'.-]+\.n\.\d\d", name) for name in wn100.class_names)
+    assert {"bird.n.01", "mammal.n.01", "device.n.01"} <= set(wn100.class_names)
+    assert wn100.y_train.dtype == np.intp and wn100.y_test.dtype == np.intp
+    assert np.array_equal(np.bincount(wn100.y_train, minlength=k), np.full(k, 105))
+    assert np.array_equal(np.bincount(wn100.y_test, minlength=k), np.full(k, 45))
+    offsets = np.asarray(wn100.meta["class_offset"])   # labels follow the class synsets' offsets
+    assert offsets.shape == (k,) and np.all(np.diff(offsets) > 0)
+    sizes = np.asarray(wn100.meta["class_size"])
+    assert sizes.shape == (k,) and sizes.min() >= wn100.meta["min_class_size"] >= 150
+    off_train, off_test = wn100.meta["offset_train"], wn100.meta["offset_test"]
+    assert len(set(off_train)) == off_train.size and not set(off_train) & set(off_test)
+    assert wn100.meta["seed"] == 0 and "MiniLM" in wn100.meta["model"]
+
+
+def test_wordnet100_uses_the_wordnet_minilm_embedding(wn, wn100):
+    """A synset in both files has the same vector: one text, one model (batching aside)."""
+    off24 = np.concatenate([wn.meta["offset_train"], wn.meta["offset_test"]])
+    x24 = np.concatenate([wn.x_train, wn.x_test])
+    off100 = np.concatenate([wn100.meta["offset_train"], wn100.meta["offset_test"]])
+    x100 = np.concatenate([wn100.x_train, wn100.x_test])
+    common, i24, i100 = np.intersect1d(off24, off100, return_indices=True)
+    assert common.size > 1000
+    # another batch (padding) moves the float32 output by ~1e-7, which can flip the
+    # float16 rounding by one ulp: 2**-12 for the largest entries (|x| < 0.5)
+    assert np.max(np.abs(x100[i100])) < 0.5
+    assert np.max(np.abs(x24[i24] - x100[i100])) <= 2.0 ** -12
+
+
+def test_wordnet100_linear_probe_far_above_chance(wn100):
+    """The labels are learnable from the features; shuffled labels are not (chance 1 %).
+
+    A least-squares one-hot probe (ridge 1e-2 per row, centred features), fitted once
+    to the true and once to permuted training labels, scored on the test split.
+    """
+    k, y = wn100.n_classes, wn100.y_train
+    mean = wn100.x_train.mean(axis=0, dtype=np.float64)
+    x, x_test = wn100.x_train - mean, wn100.x_test - mean
+    targets = np.hstack([np.eye(k)[y], np.eye(k)[np.random.default_rng(0).permutation(y)]])
+    w = np.linalg.solve(x.T @ x + 1e-2 * len(x) * np.eye(x.shape[1]), x.T @ targets)
+    scores = x_test @ w
+    acc, shuffled = (np.mean(np.argmax(scores[:, j * k:(j + 1) * k], axis=1) == wn100.y_test)
+                     for j in (0, 1))
+    assert acc > 0.3, acc
+    assert shuffled < 0.03, shuffled
+
+
 def test_load_bad_name_and_missing_file(monkeypatch, tmp_path):
     with pytest.raises(ValueError, match="name: expected one of .*'mnist'"):
         datasets.load("mnist")
@@ -152,6 +211,8 @@ def test_load_bad_name_and_missing_file(monkeypatch, tmp_path):
         datasets.load("fashion_mnist_effnet")
     with pytest.raises(FileNotFoundError, match="build_wordnet_minilm.py"):
         datasets.load("wordnet_minilm")
+    with pytest.raises(FileNotFoundError, match="build_wordnet100_minilm.py"):
+        datasets.load("wordnet100_minilm")
 
 
 def test_feature_sets_are_package_data():
