@@ -62,16 +62,23 @@ def save(fig, stem):
     -------
     str
         The PNG path.
+
+    Notes
+    -----
+    Each file is written under a temporary name and renamed into place
+    (:func:`labelavg._io.atomic_write`): an interrupted save keeps the old one.
     """
     from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    from ._io import atomic_write
 
     stem = Path(stem)
     stem.parent.mkdir(parents=True, exist_ok=True)
     if not isinstance(fig.canvas, FigureCanvasAgg):
         FigureCanvasAgg(fig)
     png = stem.with_name(stem.name + ".png")
-    fig.savefig(png, dpi=150)
-    fig.savefig(stem.with_name(stem.name + ".pdf"))
+    atomic_write(png, lambda tmp: fig.savefig(tmp, dpi=150))
+    atomic_write(stem.with_name(stem.name + ".pdf"), fig.savefig)
     if "matplotlib.pyplot" in sys.modules:
         sys.modules["matplotlib.pyplot"].close(fig)
     return str(png)

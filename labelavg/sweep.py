@@ -22,7 +22,7 @@ from itertools import product
 import numpy as np
 
 from . import _checks, noise as _noise
-from .block import _Batch, _solve_batch, _undecided_warning
+from .block import _Batch, _solve_batch, _undecided_warning, check_solver_memory
 
 __all__ = ["GRID", "COLUMNS", "NOISES", "sweep"]
 
@@ -148,6 +148,7 @@ def _grid(params, counts):
     _checks.choice("counts", counts, {"expected", "exact"})
     for k in grid["n_classes"]:
         _checks.integer_at_least("n_classes", k, 2)
+        check_solver_memory(1, k)
     for n in grid["n_per_class"]:
         if isinstance(n, bool) or not isinstance(n, (int, float, np.number)) \
                 or not math.isfinite(n) or n < 1:
@@ -198,6 +199,8 @@ def solve_points(points, settings, *, client=None, batch_size=None, progress=Fal
     ks = np.array([p[0] for p in points])
     for k in np.unique(ks):
         idx = np.flatnonzero(ks == k)
+        if client is None:
+            check_solver_memory(min(batch_size, idx.size), int(k))
         for start in range(0, idx.size, batch_size):
             part = idx[start:start + batch_size]
             tasks.append(dict(settings, points=[points[i] for i in part]))

@@ -180,6 +180,8 @@ def check_integer_n(n, why):
 
 def check_out_dir(path, option="--out"):
     """An output folder that exists or can be created: no file in the way, writable."""
+    from labelavg._io import check_writable
+
     out = Path(path)
     for folder in (out, *out.parents):
         if folder.exists() or folder.is_symlink():
@@ -187,31 +189,91 @@ def check_out_dir(path, option="--out"):
                 what = "is" if folder == out else f"has {str(folder)!r} which is"
                 raise ValueError(f"argument {option}: {str(out)!r} {what} a file, "
                                  "not a folder")
-            if not os.access(folder, os.W_OK | os.X_OK):
-                raise ValueError(f"argument {option}: {str(folder)!r} is not writable")
+            check_writable(folder, f"argument {option}", str(out))
             return
+
+
+def check_out_file(path, suffixes, option="--out"):
+    """An output file of a known type whose folder exists and is writable."""
+    from labelavg._io import check_out_file as check
+
+    check(path, suffixes, f"argument {option}")
 
 
 def physical_memory():
     """Bytes of RAM of this machine (POSIX), or None where unknown."""
-    try:
-        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    except (AttributeError, ValueError, OSError):
-        return None
+    from labelavg._checks import physical_memory
+
+    return physical_memory()
 
 
-def check_memory(nbytes, what):
-    """Refuse a run whose arrays alone need more than this machine's memory."""
+def check_memory(nbytes, what, flags="--n-per-class"):
+    """Refuse a run whose arrays alone need more than this machine's memory.
+
+    ``flags`` names the flag(s) to lower in the message.
+    """
     total = physical_memory()
     if total is not None and nbytes > total:
         raise ValueError(f"{what} needs about {_size(nbytes)} of memory, more than this "
-                         f"machine's {_size(total)}; lower --n-per-class")
+                         f"machine's {_size(total)}; lower {flags}")
+
+
+#: Longest run (seconds, a lower bound of its time) the commands start without refusing.
+MAX_SECONDS = 24 * 3600
+
+
+def check_time(seconds, what, flags):
+    """Refuse a run whose time, estimated from below, exceeds :data:`MAX_SECONDS`."""
+    if seconds > MAX_SECONDS:
+        raise ValueError(f"{what} needs at least {_duration(seconds)}, more than the "
+                         f"{_duration(MAX_SECONDS)} this command starts; lower {flags}")
+
+
+#: Lower bounds of the block solver's time: at least this long per round and
+#: point, and at most this many flop/s for the LU of its K² × K² Newton system.
+SECONDS_PER_ROUND = 1e-3
+FLOPS = 1e12
+
+
+def check_block_solver(n_classes, rounds, *, batch=1, points=1, rounds_flag="--rounds",
+                       points_flag=None):
+    """Memory and time of the reduced block solver, for every K in ``n_classes``.
+
+    ``batch`` points are solved at once (memory), ``points`` in all (time), each
+    for ``rounds`` fits; ``points_flag`` is the flag that sets ``points``
+    (``--seeds``), if any. Returns the lower bound of the time, in seconds.
+    """
+    from labelavg.block import _solver_bytes
+
+    seconds = 0.0
+    for k in n_classes:
+        groups = k * k
+        solver = _solver_bytes(batch, k, groups)
+        path = 32 * batch * rounds * k * groups       # ~4 arrays (rounds, K, G) per point
+        flag = rounds_flag if path > solver else "--n-classes"
+        check_memory(solver + path, f"argument {flag}: K = {k}, {rounds} round(s) "
+                                    f"(reduced block solver, {groups}×{groups} Newton "
+                                    "system)", flag)
+        seconds += points * rounds * max(SECONDS_PER_ROUND, 2 / 3 * groups ** 3 / FLOPS)
+    flags = ["--n-classes", rounds_flag] + ([points_flag] if points_flag else [])
+    if points_flag and points > rounds:
+        flags.insert(0, flags.pop())
+    check_time(seconds, f"argument {flags[0]}: {points} point(s) × {rounds} round(s) at "
+                        f"K = {max(n_classes)}", " or ".join(flags))
+    return seconds
+
+
+def _duration(seconds):
+    for unit, size in (("years", 365.25 * 86400), ("days", 2 * 86400), ("h", 3600)):
+        if seconds >= size:
+            return f"{seconds / (86400 if unit == 'days' else size):.3g} {unit}"
+    return f"{seconds:.3g} s"
 
 
 def _size(nbytes):
-    units = ("B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB", "ZiB", "YiB")
-    power = min(int(math.log(max(nbytes, 1), 1024)), len(units) - 1)
-    return f"{nbytes / 1024 ** power:.1f} {units[power]}"
+    from labelavg._checks import format_bytes
+
+    return format_bytes(nbytes)
 
 
 def check_converged(fits, what):

@@ -12,6 +12,7 @@ import argparse
 import dataclasses
 import json
 import math
+import sys
 
 from labelavg.cli import _args
 
@@ -64,10 +65,16 @@ def check_args(args):
     _args.check_block(args.c, args.d, args.e, args.superclass_size)
     _args.check_noise(args.noise, args.superclass_size, args.e)
     _args.check_pll_topk(args.pll_topk, [args.n_classes])
+    scans = 2 if args.e is not None else 1      # the hierarchical scan runs two solvers
+    return _args.check_block_solver([args.n_classes], args.max_rounds, points=scans,
+                                    rounds_flag="--max-rounds")
 
 
 def run(args):
-    check_args(args)
+    seconds = check_args(args)
+    if seconds > 5:
+        print(f"labelavg check: K = {args.n_classes}, up to {args.max_rounds} rounds: "
+              f"this takes at least {_args._duration(seconds)}", file=sys.stderr, flush=True)
     from labelavg.block import BlockModel
     from labelavg.noise import transition_matrix
     from labelavg.theorems import full_accuracy, pll_condition

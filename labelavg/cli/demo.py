@@ -43,8 +43,10 @@ def check_args(args):
     _args.check_block(args.c, args.d)
     _args.check_integer_n(args.n_per_class, "demo builds the N×N Gram and")
     n_samples = args.n_classes * args.n_per_class
+    flag = "--n-classes" if args.n_classes > args.n_per_class else "--n-per-class"
     _args.check_memory(BYTES_PER_ENTRY * n_samples ** 2,
-                       f"demo at N = {n_samples} (N×N Gram)")
+                       f"argument {flag}: demo at N = K·n = {n_samples} (N×N Gram)",
+                       "--n-classes or --n-per-class")
     if not args.no_figure:
         _args.check_out_dir(args.out)
 

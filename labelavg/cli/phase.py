@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 
 from labelavg.cli import _args
@@ -63,7 +64,9 @@ def add_parser(sub):
                             "pll_fresh"), help="value drawn in the phase map")
     p.add_argument("--jobs", type=_args.positive_int, default=1,
                    help="worker processes (default 1)")
-    p.add_argument("--progress", action="store_true", help="progress bar on stderr")
+    p.add_argument("--progress", action="store_true",
+                   help="progress bar on stderr even when it is not a terminal (it is "
+                        "shown on a terminal anyway)")
     p.add_argument("--out", default="labelavg_phase", help="output folder")
     p.add_argument("--no-figure", action="store_true", help="write the CSV only")
     p.set_defaults(run=run)
@@ -90,6 +93,21 @@ def check_args(args, values):
             _args.check_block(c, d)
     _args.check_grid_pll_topk(args.pll_topk, values["n_classes"])
     _args.check_out_dir(args.out)
+    check_size(values, [name for name in values if name != "rounds"], len(listed("noise"))
+               if "noise" in values else 1)
+
+
+def check_size(values, grid_names, n_noises=1):
+    """Memory and time of the reduced solver over the grid, before any work."""
+    from labelavg.sweep import BATCH_SIZE
+
+    listed = lambda name: values[name] if isinstance(values[name], list) else [values[name]]
+    points = n_noises
+    for name in grid_names:
+        points *= len(listed(name))
+    rounds = max(listed("rounds"))
+    return _args.check_block_solver(listed("n_classes"), rounds,
+                                    batch=min(points, BATCH_SIZE), points=points)
 
 
 def _parse(text, kind):
@@ -142,7 +160,8 @@ def run(args):
     start = time.perf_counter()
     diagram = phase_diagram(**values, noise=args.noise, method=args.method,
                             counts=args.counts, pll_topk=args.pll_topk or None,
-                            axes=args.axes, n_jobs=args.jobs, progress=args.progress)
+                            axes=args.axes, n_jobs=args.jobs,
+                            progress=args.progress or sys.stderr.isatty())
     seconds = time.perf_counter() - start
     csv_path = write_csv(diagram, args.out)
     x, y = diagram.axes
@@ -162,14 +181,18 @@ def write_csv(diagram, out):
     import csv
     from pathlib import Path
 
+    from labelavg._io import atomic_write
+
     path = Path(out) / "phase.csv"
     path.parent.mkdir(parents=True, exist_ok=True)
     rows = diagram.rows()
-    with open(path, "w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
-    return str(path)
+
+    def write(tmp):
+        with open(tmp, "w", newline="") as handle:
+            writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+            writer.writeheader()
+            writer.writerows(rows)
+    return atomic_write(path, write)
 
 
 def write_figures(diagram, quantity, out):

@@ -118,6 +118,11 @@ def check_args(args):
         raise ValueError("give --features or --dataset, not both")
     if not args.no_figure:
         _args.check_out_dir(args.out)
+    fits = len(args.eta) * args.seeds * (args.rounds + 1)
+    flag = "--seeds" if args.seeds >= args.rounds else "--rounds"
+    _args.check_time(fits * _args.SECONDS_PER_ROUND,
+                     f"argument {flag}: {len(args.eta)} η × {args.seeds} seeds × "
+                     f"{args.rounds + 1} fits", "--seeds, --rounds or --eta")
 
 
 def _source_name(args):

@@ -54,21 +54,28 @@ def add_parser(sub):
     p.set_defaults(run=run)
 
 
-#: Bytes held per feature entry (train and test features, generation temporaries).
-BYTES_PER_FEATURE = 3 * 8
-#: Bytes per Gram entry of the dual form (Φ = F Fᵀ and the Newton work).
-BYTES_PER_ENTRY = 4 * 8
+#: Flags that set each part of :func:`labelavg.simulate.memory_parts`.
+MEMORY_FLAGS = {"dim": "--dim or --n-per-class", "n_per_class": "--n-per-class",
+                "n_classes": "--n-classes"}
 
 
 def check_args(args):
-    """Flag relations and memory, before any work."""
+    """Flag relations, memory and time, before any work."""
+    from labelavg.simulate import memory_parts
+
     _args.check_block(args.c, args.d, args.e, args.superclass_size)
     _args.check_noise(args.noise, args.superclass_size, args.e)
     _args.check_integer_n(args.n_per_class, "simulate draws instances and")
+    if args.n_per_class < 2:
+        raise ValueError(f"argument --n-per-class: simulate needs >= 2, got "
+                         f"{args.n_per_class:g}")
     n_samples = args.n_classes * args.n_per_class
-    dual = n_samples ** 2 if n_samples <= args.dim else 0
-    _args.check_memory(BYTES_PER_FEATURE * n_samples * args.dim + BYTES_PER_ENTRY * dual,
-                       f"simulate at N = {n_samples}, D = {args.dim}")
+    parts = memory_parts(args.n_classes, args.n_per_class, args.dim)
+    flags = MEMORY_FLAGS[max(parts, key=parts.get)]
+    _args.check_memory(sum(parts.values()), f"argument {flags.split()[0]}: simulate at "
+                       f"K = {args.n_classes}, N = {n_samples}, D = {args.dim}", flags)
+    _args.check_block_solver([args.n_classes], args.rounds, points=args.seeds,
+                             points_flag="--seeds")
 
 
 def run(args):

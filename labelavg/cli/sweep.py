@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
 from . import _args
-from .phase import VALUES_HELP, parse_values
+from .phase import VALUES_HELP, check_size, parse_values
 
 EXAMPLES = """examples:
   labelavg sweep --eta 0:0.7:8 --lam log:1e-5:1e-1:9 --rounds 30 --out sweep.csv
@@ -43,10 +44,27 @@ def add_parser(sub):
                    help="k of the PLL student's top-k targets; 0 skips it (default 2)")
     p.add_argument("--scheduler", default=None,
                    help="address of a dask.distributed scheduler to solve on")
-    p.add_argument("--progress", action="store_true", help="progress bar on stderr")
+    p.add_argument("--progress", action="store_true",
+                   help="progress bar on stderr even when it is not a terminal (it is "
+                        "shown on a terminal anyway)")
     p.add_argument("--out", default="sweep.csv",
-                   help="output file: CSV, or Parquet if it ends in .parquet (needs pyarrow)")
+                   help="output file, .csv or .parquet (Parquet needs pyarrow: pip "
+                        "install 'labelavg[parquet]'); its folder must exist "
+                        "(default sweep.csv)")
     p.set_defaults(run=run)
+
+
+#: Output formats of ``--out``, by extension.
+SUFFIXES = (".csv", ".parquet")
+
+
+def write_table(table, path):
+    """Write ``table`` to ``path`` (CSV or Parquet by extension), atomically."""
+    from labelavg._io import atomic_write
+
+    if str(path).lower().endswith(".parquet"):
+        return atomic_write(path, lambda tmp: table.to_parquet(tmp, index=False))
+    return atomic_write(path, lambda tmp: table.to_csv(tmp, index=False))
 
 
 def run(args):
@@ -58,10 +76,12 @@ def run(args):
             for name, (_, kind, _) in PARAMETERS.items()}
     noises = [x.strip() for x in args.noise.split(",") if x.strip()]
     _args.check_grid_pll_topk(args.pll_topk, grid["n_classes"])
-    parquet = args.out.endswith(".parquet")
+    _args.check_out_file(args.out, SUFFIXES)
+    check_size({**grid, "rounds": args.rounds}, list(grid), len(noises))
+    parquet = args.out.lower().endswith(".parquet")
     if parquet and importlib.util.find_spec("pyarrow") is None:
-        raise ValueError(f"--out {args.out!r}: Parquet needs pyarrow; install it or "
-                         "write .csv")
+        raise ValueError(f"argument --out {args.out!r}: Parquet needs pyarrow; pip install "
+                         "'labelavg[parquet]', or write .csv")
     client = None
     if args.scheduler is not None:
         from dask.distributed import Client
@@ -69,11 +89,8 @@ def run(args):
         client = Client(args.scheduler)
     table = sweep(**grid, noise=noises, rounds=args.rounds, method=args.method,
                   counts=args.counts, pll_topk=args.pll_topk or None, client=client,
-                  progress=args.progress)
-    if parquet:
-        table.to_parquet(args.out, index=False)
-    else:
-        table.to_csv(args.out, index=False)
+                  progress=args.progress or sys.stderr.isatty())
+    write_table(table, args.out)
     points = len(table) // args.rounds
     print(f"{points} points x {args.rounds} rounds -> {args.out} "
           f"({int(table['undecided'].gt(0).sum())} rows with undecided margins)")
