@@ -35,7 +35,7 @@ COLUMNS = GRID + ("round", "label_correction", "label_correction_clean",
                   "least_round", "pll_label_correction", "pll_fresh")
 
 #: Noise models a sweep accepts (see :func:`labelavg.noise.transition_matrix`).
-NOISES = ("symmetric", "asymmetric", "pair")
+NOISES = ("symmetric", "asymmetric", "pair", "superclass")
 
 #: Points per batch (per task on a cluster).
 BATCH_SIZE = 2048
@@ -43,7 +43,7 @@ BATCH_SIZE = 2048
 
 def sweep(*, n_classes=4, n_per_class=100, c=0.4, d=0.1, lam, eta, noise="symmetric",
           rounds=10, method="exact", pll_topk=2, counts="expected", client=None,
-          batch_size=None, progress=False, tol=1e-10):
+          batch_size=None, progress=False, tol=1e-10, superclass_size=None):
     """Accuracies of self-distillation over a Cartesian grid of block-model points.
 
     Every model or noise parameter is a scalar or a list; the lists span a
@@ -62,7 +62,8 @@ def sweep(*, n_classes=4, n_per_class=100, c=0.4, d=0.1, lam, eta, noise="symmet
     eta : float or list of float
         Corruption rate η of the noise model (its range depends on the model).
     noise : str or list of str
-        ``"symmetric"``, ``"asymmetric"`` or ``"pair"``.
+        ``"symmetric"``, ``"asymmetric"``, ``"pair"`` or ``"superclass"``
+        (the latter needs ``superclass_size``).
     rounds : int or list of int
         An int T reports t = 1..T; a list reports those t (solved up to the
         largest).
@@ -83,6 +84,9 @@ def sweep(*, n_classes=4, n_per_class=100, c=0.4, d=0.1, lam, eta, noise="symmet
         a callable is called as ``progress(points_done, points_total)``.
     tol : float
         Newton tolerance, relative to the targets' deviation from uniform.
+    superclass_size : int, optional
+        m, dividing every K: ``"superclass"`` noise flips labels within runs
+        of m consecutive classes (the Gram stays the plain block model).
 
     Returns
     -------
@@ -113,7 +117,7 @@ def sweep(*, n_classes=4, n_per_class=100, c=0.4, d=0.1, lam, eta, noise="symmet
     [[0.1, 1.0, 1.0], [0.1, 2.0, 1.0], [0.5, 1.0, 0.5], [0.5, 2.0, 1.0]]
     """
     grid = _grid(dict(n_classes=n_classes, n_per_class=n_per_class, c=c, d=d, lam=lam,
-                      eta=eta, noise=noise), counts)
+                      eta=eta, noise=noise), counts, superclass_size)
     report = _report_rounds(rounds)
     _checks.choice("method", method, {"exact", "linear"})
     if pll_topk is not None:
@@ -121,7 +125,7 @@ def sweep(*, n_classes=4, n_per_class=100, c=0.4, d=0.1, lam, eta, noise="symmet
     if batch_size is not None:
         batch_size = _checks.integer_at_least("batch_size", batch_size, 1)
     settings = dict(rounds=max(report), method=method, pll_topk=pll_topk, counts=counts,
-                    tol=tol)
+                    tol=tol, superclass_size=superclass_size)
     points = list(product(*(grid[name] for name in GRID)))
     results = solve_points(points, settings, client=client, batch_size=batch_size,
                            progress=progress)
@@ -142,7 +146,7 @@ def _values(name, value):
     return [value]
 
 
-def _grid(params, counts):
+def _grid(params, counts, superclass_size=None):
     """Validated axis values; every grid point is checked before any work."""
     grid = {name: _values(name, params[name]) for name in GRID}
     _checks.choice("counts", counts, {"expected", "exact"})
@@ -169,7 +173,7 @@ def _grid(params, counts):
     for name in grid["noise"]:
         _checks.choice("noise", name, set(NOISES))
     for name, k, eta in product(grid["noise"], grid["n_classes"], grid["eta"]):
-        _noise.transition_matrix(name, k, eta)          # refuses η out of range
+        _noise.transition_matrix(name, k, eta, superclass_size)   # refuses η out of range
     return grid
 
 
@@ -275,7 +279,7 @@ def _solve_task(task):
     """One stacked solve: every point of one K; returns per-point arrays."""
     points = task["points"]
     k = int(points[0][0])
-    mats = [_counts(k, p, task["counts"]) for p in points]
+    mats = [_counts(k, p, task["counts"], task.get("superclass_size")) for p in points]
     arr = np.array([p[1:6] for p in points], dtype=float)       # n, c, d, λ, η
     n, c, d, lam = arr[:, 0], arr[:, 1], arr[:, 2], arr[:, 3]
     eye = np.eye(k)
@@ -304,8 +308,8 @@ def _solve_task(task):
         converged=res.path.converged.all(axis=1))
 
 
-def _counts(k, point, counts):
-    transition = _noise.transition_matrix(point[6], k, point[5])
+def _counts(k, point, counts, superclass_size=None):
+    transition = _noise.transition_matrix(point[6], k, point[5], superclass_size)
     if counts == "exact":
         return _noise.count_matrix(int(point[1]), transition).astype(float)
     return point[1] * transition

@@ -101,6 +101,13 @@ def open_fraction(text):
     return value
 
 
+#: λ default of the block-model commands (demo, check, simulate, phase, sweep); probe
+#: and reproduce fit real features, whose λ scale is their own (see their --help).
+LAM = 2e-4
+
+#: Noise models of every command (``T`` from :func:`labelavg.noise.transition_matrix`).
+NOISES = ("symmetric", "asymmetric", "pair", "superclass")
+
 #: dest → (option, type, help); ``{default}`` in the help is filled by :func:`add`.
 FLAGS = {
     "n_classes": ("--n-classes", classes, "K (default {default})"),
@@ -114,7 +121,8 @@ FLAGS = {
                         "--noise superclass and by --e)"),
     "eta": ("--eta", rate, "corruption rate η (default {default})"),
     "lam": ("--lam", positive, "ridge λ (default {default})"),
-    "rounds": ("--rounds", positive_int, "fits t = 1..rounds (default {default})"),
+    "rounds": ("--rounds", positive_int, "fits t = 1..ROUNDS, t = 1 the teacher "
+                                         "(default {default})"),
     "seeds": ("--seeds", positive_int, "number of seeds (default {default})"),
     "pll_topk": ("--pll-topk", positive_int, "k of the PLL targets, 1 <= k < K "
                                              "(default {default})"),
@@ -140,11 +148,13 @@ def check_value(name, value):
 def check_block(c, d, e=None, superclass_size=None):
     """0 <= e <= d < c < 1, and ``--e`` only with ``--superclass-size``."""
     if not d < c:
-        raise ValueError(f"d must satisfy 0 <= d < c={c:g}, got d={d:g}")
+        raise ValueError(f"argument --d: must satisfy 0 <= d < c, got --d {d:g} with "
+                         f"--c {c:g}")
     if e is not None and superclass_size is None:
         raise ValueError("--e needs --superclass-size (the superclasses it separates)")
     if e is not None and not e <= d:
-        raise ValueError(f"e must satisfy 0 <= e <= d={d:g}, got e={e:g}")
+        raise ValueError(f"argument --e: must satisfy 0 <= e <= d, got --e {e:g} with "
+                         f"--d {d:g}")
 
 
 def check_noise(noise, superclass_size, e=None):
@@ -154,6 +164,13 @@ def check_noise(noise, superclass_size, e=None):
     if superclass_size is not None and noise != "superclass" and e is None:
         raise ValueError(f"--superclass-size is used by --noise superclass or with --e "
                          f"(hierarchical Gram), not by {noise} noise alone")
+
+
+def check_superclass_size(m, n_classes):
+    """``--superclass-size`` m divides ``--n-classes`` K (superclasses of m consecutive classes)."""
+    if m is not None and n_classes % m:
+        raise ValueError(f"argument --superclass-size: {m} must divide --n-classes "
+                         f"{n_classes}")
 
 
 def check_pll_topk(k, n_classes):

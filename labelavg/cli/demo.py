@@ -26,7 +26,7 @@ def add_parser(sub):
     _args.add(p, "c", 0.4)
     _args.add(p, "d", 0.1)
     _args.add(p, "eta", 0.5, help="symmetric noise rate η (default 0.5)")
-    _args.add(p, "lam", 2e-4)
+    _args.add(p, "lam", _args.LAM)
     _args.add(p, "rounds", 6)
     p.add_argument("--out", default="labelavg_demo",
                    help="folder for the figure (default ./labelavg_demo)")

@@ -39,7 +39,7 @@ def add_parser(sub):
     _args.add(p, "c", 0.4, help="within-class cosine c (default 0.4)")
     _args.add(p, "d", 0.1, help="across-class cosine d, 0 <= d < c (default 0.1)")
     _args.add(p, "eta", 0.5)
-    _args.add(p, "lam", 2e-4)
+    _args.add(p, "lam", _args.LAM)
     _args.add(p, "rounds", 6)
     p.add_argument("--noise", default="symmetric",
                    choices=("symmetric", "asymmetric", "pair", "superclass"),
@@ -65,6 +65,7 @@ def check_args(args):
 
     _args.check_block(args.c, args.d, args.e, args.superclass_size)
     _args.check_noise(args.noise, args.superclass_size, args.e)
+    _args.check_superclass_size(args.superclass_size, args.n_classes)
     _args.check_integer_n(args.n_per_class, "simulate draws instances and")
     if args.n_per_class < 2:
         raise ValueError(f"argument --n-per-class: simulate needs >= 2, got "

@@ -6,7 +6,7 @@ import argparse
 import sys
 
 from . import _args
-from .phase import VALUES_HELP, check_size, parse_values
+from .phase import VALUES_HELP, check_grid_block, check_size, parse_values
 
 EXAMPLES = """examples:
   labelavg sweep --eta 0:0.7:8 --lam log:1e-5:1e-1:9 --rounds 30 --out sweep.csv
@@ -17,7 +17,12 @@ EXAMPLES = """examples:
 #: Parameter → (option, type of its values, default).
 PARAMETERS = {"n_classes": ("--n-classes", int, "4"), "n_per_class": ("--n-per-class", float, "100"),
               "c": ("--c", float, "0.4"), "d": ("--d", float, "0.1"),
-              "lam": ("--lam", float, "1e-3"), "eta": ("--eta", float, "0:0.7:8")}
+              "lam": ("--lam", float, "2e-4"), "eta": ("--eta", float, "0:0.7:8")}
+
+#: Parameter → what its flag sets (help texts).
+SYMBOLS = {"n_classes": "classes K", "n_per_class": "instances per class n",
+           "c": "within-class correlation c", "d": "across-class correlation d",
+           "lam": "ridge λ", "eta": "noise rate η"}
 
 
 def add_parser(sub):
@@ -32,10 +37,13 @@ def add_parser(sub):
                        epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
     for name, (option, _, default) in PARAMETERS.items():
         p.add_argument(option, dest=name, default=default, metavar="VALUES",
-                       help=f"{name} (default {default})")
-    p.add_argument("--noise", default="symmetric",
-                   help="noise model(s), comma separated: symmetric, asymmetric, pair")
-    p.add_argument("--rounds", type=_args.positive_int, default=10, help="fits t = 1..ROUNDS (default 10)")
+                       help=f"{SYMBOLS[name]} (default {default})")
+    p.add_argument("--noise", default="symmetric", metavar="{" + ",".join(_args.NOISES) + "}",
+                   help="noise model(s), comma separated (default symmetric); superclass "
+                        "needs --superclass-size")
+    _args.add(p, "superclass_size", help="m: superclass noise flips labels within runs "
+                                         "of m consecutive classes")
+    _args.add(p, "rounds", 10)
     p.add_argument("--method", default="exact", choices=("exact", "linear"),
                    help="softmax fits or the linearised closed form (default exact)")
     p.add_argument("--counts", default="expected", choices=("expected", "exact"),
@@ -58,6 +66,16 @@ def add_parser(sub):
 SUFFIXES = (".csv", ".parquet")
 
 
+def parse_noises(text):
+    """``--noise a,b``: the listed noise models, each one of :data:`_args.NOISES`."""
+    names = [x.strip() for x in text.split(",") if x.strip()]
+    bad = [x for x in names if x not in _args.NOISES]
+    if bad or not names:
+        raise ValueError(f"argument --noise: invalid choice {text!r} (choose from "
+                         f"{', '.join(_args.NOISES)}, comma separated)")
+    return names
+
+
 def write_table(table, path):
     """Write ``table`` to ``path`` (CSV or Parquet by extension), atomically."""
     from labelavg._io import atomic_write
@@ -74,8 +92,15 @@ def run(args):
 
     grid = {name: parse_values(name, getattr(args, name), kind)
             for name, (_, kind, _) in PARAMETERS.items()}
-    noises = [x.strip() for x in args.noise.split(",") if x.strip()]
+    noises = parse_noises(args.noise)
+    for name in noises:
+        _args.check_noise(name, args.superclass_size if name == "superclass" else None)
+    if args.superclass_size is not None and "superclass" not in noises:
+        _args.check_noise(noises[0], args.superclass_size)
+    for k in grid["n_classes"] if isinstance(grid["n_classes"], list) else [grid["n_classes"]]:
+        _args.check_superclass_size(args.superclass_size, k)
     _args.check_grid_pll_topk(args.pll_topk, grid["n_classes"])
+    check_grid_block(grid)
     _args.check_out_file(args.out, SUFFIXES)
     check_size({**grid, "rounds": args.rounds}, list(grid), len(noises))
     parquet = args.out.lower().endswith(".parquet")
@@ -89,6 +114,7 @@ def run(args):
         client = Client(args.scheduler)
     table = sweep(**grid, noise=noises, rounds=args.rounds, method=args.method,
                   counts=args.counts, pll_topk=args.pll_topk or None, client=client,
+                  superclass_size=args.superclass_size,
                   progress=args.progress or sys.stderr.isatty())
     write_table(table, args.out)
     points = len(table) // args.rounds
