@@ -56,7 +56,7 @@ def add_parser(sub):
     _args.add(p, "pll_topk", 2)
     p.add_argument("--precision", type=_args.nonnegative_int, default=30,
                    help="digits of the mpmath certificate for margins float64 cannot "
-                        "sign (30; 0 turns it off and reports them as undecided)")
+                        "sign (default 30; 0 turns it off and reports them as undecided)")
     p.add_argument("--json", action="store_true",
                    help="print the Verdict fields as JSON instead of a table")
     p.set_defaults(run=run)

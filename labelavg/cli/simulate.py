@@ -46,7 +46,7 @@ def add_parser(sub):
                    help="noise model (default symmetric); superclass needs "
                         "--superclass-size")
     p.add_argument("--labels", default="sampled", choices=("sampled", "exact"),
-                   help="draw each label from T, or exact rounded counts n·T (sampled)")
+                   help="draw each label from T, or exact rounded counts n·T (default sampled)")
     _args.add(p, "seeds", 3, help="number of seeds 0..S-1 (default 3)")
     _args.add(p, "superclass_size")
     _args.add(p, "e", help="across-superclass cosine e <= d: hierarchical features "
