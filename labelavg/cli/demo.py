@@ -73,7 +73,11 @@ def run(args):
     if not args.no_figure:
         from labelavg import plot
 
-        path = plot.save(plot.demo_accuracy(paths), f"{args.out}/demo_accuracy")
+        title = (f"block Gram K={args.n_classes}, n={args.n_per_class}, c={args.c:g}, "
+                 f"d={args.d:g}; symmetric η={args.eta:g}; λ={args.lam:g}: exact vs "
+                 "linearised fits")
+        path = plot.save(plot.demo_accuracy(paths, title=title),
+                         f"{args.out}/demo_accuracy")
         print(f"figure: {path}")
     _args.check_converged(fits, "exact fit")
     return 0

@@ -242,6 +242,8 @@ def format_table(sweep):
 
 
 def _figures(args, sweep, corr, class_names):
+    from pathlib import Path
+
     from labelavg import plot
     from labelavg._xp import to_numpy
 
@@ -249,7 +251,9 @@ def _figures(args, sweep, corr, class_names):
     fig = plot.distillation_gain(gains, group_labels=[f"η={e:g}" for e in sweep.etas],
                                  model_labels=list(sweep.models[1:]),
                                  errors=errors if args.seeds > 1 else None,
-                                 title=f"test-accuracy gain over the teacher ({args.noise})")
+                                 title=f"{Path(_source_name(args)).name}: test-accuracy "
+                                       f"gain over the teacher ({args.noise} noise, "
+                                       f"λ={args.lam:g}, {args.seeds} seed(s))")
     yield plot.save(fig, f"{args.out}/probe_gain")
     names = [c.removeprefix("noun.") for c in class_names]
     fig = plot.correlation_heatmap(to_numpy(corr.mean), tick_labels=names,
