@@ -263,7 +263,7 @@ def load_features(path, labels=None) -> FeatureSet:
 
 
 def _read(path, arg):
-    """``np.load`` without pickles; ValueError naming ``arg`` and the file if it is no NumPy file."""
+    """``np.load`` without pickles; ValueError naming ``arg`` and the file if not NumPy."""
     import zipfile
 
     try:
