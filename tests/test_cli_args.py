@@ -76,7 +76,7 @@ def _table():
         (("probe", "--pll-topk", "0"), "--pll-topk"),
         (("probe", "--cut", "0"), "--cut"),
         (("probe", "--test-fraction", "1"), "--test-fraction"),
-        (("probe", "--noise", "pair"), "--noise"),
+        (("probe", "--noise", "uniform"), "--noise"),
         (("probe", "--labels", "y.npy"), "--labels"),
         (("figures", "--only", "nosuchfig"), "nosuchfig"),
     ]

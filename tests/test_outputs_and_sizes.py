@@ -217,7 +217,7 @@ def test_parquet_needs_an_extra(tmp_path, capsys, no_solver):
     (["simulate", "--n-classes", "100000", "--n-per-class", "2", "--dim", "10"],
      "--n-classes"),
     (["demo", "--n-classes", "1000", "--no-figure"], "--n-classes"),
-    (["check", "--max-rounds", "1e9"], "--max-rounds"),
+    (["check", "--max-rounds", "1e9"], "--rounds"),     # --max-rounds: the old name
 ])
 def test_memory_refused_before_any_work(capsys, no_solver, memory_16gib, tmp_path,
                                         argv, flag):
