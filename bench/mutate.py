@@ -360,7 +360,10 @@ def _report(results, args):
     for r in other:
         print(f"  {r['status'].upper()} {r['file']}: {r['find']!r}")
     if args.json:
-        args.json.write_text(json.dumps(dict(kill_rate=rate, results=results), indent=1))
+        from labelavg._io import atomic_write
+
+        text = json.dumps(dict(kill_rate=rate, results=results), indent=1)
+        atomic_write(args.json, lambda tmp: tmp.write_text(text))
     return 0 if rate >= args.target else 1
 
 

@@ -142,3 +142,33 @@ def pll_topk(value, n_classes):
         raise ValueError(f"pll_topk must be 'auto', None (no PLL student) or an integer "
                          f"in 1..K-1 = 1..{n_classes - 1} for K = {n_classes}, got {value!r}")
     return int(value)
+
+
+def physical_memory():
+    """Bytes of RAM of this machine (POSIX), or None where unknown."""
+    import os
+
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, ValueError, OSError):
+        return None
+
+
+def memory(name, value, nbytes, what):
+    """ValueError naming ``name=value`` when ``nbytes`` exceed this machine's memory.
+
+    ``what`` says which arrays need them (e.g. "the reduced block solver").
+    """
+    total = physical_memory()
+    if total is not None and nbytes > total:
+        raise ValueError(f"{name}={value!r}: {what} needs about {format_bytes(nbytes)} "
+                         f"of memory, more than this machine's {format_bytes(total)}")
+
+
+def format_bytes(nbytes):
+    """``nbytes`` in binary units, e.g. ``format_bytes(3 * 2**30) == '3.0 GiB'``."""
+    units = ("B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB", "ZiB", "YiB")
+    power = 0
+    while nbytes >= 1024 ** (power + 1) and power < len(units) - 1:
+        power += 1
+    return f"{nbytes / 1024 ** power:.1f} {units[power]}"

@@ -220,6 +220,8 @@ def load_features(path, labels=None) -> FeatureSet:
       no test split (``x_test`` and ``y_test`` are ``None``).
 
     Labels must be integers in ``0..K-1`` (``K = len(class_names)`` when names are
+    stored), or strings: these are coded by their rank among the distinct labels of
+    both splits, which become ``class_names`` (by their place in ``class_names`` when
     stored); test labels must lie in the same range. Features must be finite and 2-D,
     train and test with the same ``d``. float16 features are upcast to float32;
     float32 and float64 are kept; integer features become float64. Files are read with
@@ -244,24 +246,62 @@ def load_features(path, labels=None) -> FeatureSet:
         if labels is not None:
             raise ValueError("labels: must not be given for a .npz file, whose labels are "
                              "its y_train / y_test arrays")
-        with np.load(path, allow_pickle=False) as npz:
+        npz = _read(path, "path")
+        if not hasattr(npz, "files"):
+            raise ValueError(f"path: {path.name} holds a single array, not an .npz "
+                             "archive of named arrays (x_train, y_train, ...)")
+        with npz:
             stored = {key: npz[key] for key in npz.files}
-        return _from_arrays(stored, where=f"path ({path.name})")
+        return _from_arrays(_encode_labels(stored), where=f"path ({path.name})")
     if suffix == ".npy":
         if labels is None:
             raise ValueError(f"labels: required for a .npy feature file ({path.name}), which "
                              "holds no labels; pass an integer array or a .npy path")
-        x = np.load(path, allow_pickle=False)
+        x = _read(path, "path")
         if isinstance(labels, (str, Path)):
             lpath = Path(labels)
             if not lpath.is_file():
                 raise FileNotFoundError(f"labels: no such file {lpath}")
             if lpath.suffix.lower() != ".npy":
                 raise ValueError(f"labels: a labels file must be .npy, got {lpath.name}")
-            labels = np.load(lpath, allow_pickle=False)
-        return _from_arrays({"x_train": x, "y_train": labels},
+            labels = _read(lpath, "labels")
+        return _from_arrays(_encode_labels({"x_train": x, "y_train": labels}),
                             where=f"path ({path.name}) / labels", label_arg="labels")
     raise ValueError(f"path: expected a .npz or .npy file, got {path.name!r}")
+
+
+def _read(path, arg):
+    """``np.load`` without pickles; ValueError naming ``arg`` and the file if not NumPy."""
+    import zipfile
+
+    try:
+        return np.load(path, allow_pickle=False)
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile) as exc:
+        raise ValueError(f"{arg}: {path.name} is not a NumPy .npy/.npz file "
+                         f"({type(exc).__name__})") from None
+
+
+def _encode_labels(stored):
+    """String labels (y_train, y_test) -> integer codes, as scikit-learn's estimators take them.
+
+    Codes follow ``class_names`` when stored, else the sorted distinct labels
+    of both splits, which become the class names.
+    """
+    ys = [key for key in ("y_train", "y_test") if key in stored]
+    if not any(np.asarray(stored[key]).dtype.kind in "US" for key in ys):
+        return stored
+    arrays = {key: np.asarray(stored[key]).astype(str) for key in ys}
+    names = (np.asarray(stored["class_names"]).astype(str) if "class_names" in stored
+             else np.unique(np.concatenate([a.ravel() for a in arrays.values()])))
+    index = {name: i for i, name in enumerate(names.tolist())}
+    out = dict(stored, class_names=names)
+    for key, arr in arrays.items():
+        unknown = sorted(set(arr.ravel().tolist()) - set(index))
+        if unknown:
+            raise ValueError(f"{key}: labels {unknown[:5]} are not in class_names")
+        out[key] = np.array([index[v] for v in arr.ravel().tolist()],
+                            dtype=np.int64).reshape(arr.shape)
+    return out
 
 
 def _features(name, arr):

@@ -43,6 +43,10 @@ def hierarchical_gram(n_classes, n_per_class, c, d, e, superclass_size):
     _checks.integer_at_least("n_classes", n_classes, 2)
     _checks.integer_at_least("n_per_class", n_per_class, 1)
     _checks.integer_at_least("superclass_size", superclass_size, 1)
+    n_samples = n_classes * n_per_class
+    _checks.memory("n_per_class" if n_per_class >= n_classes else "n_classes",
+                   n_per_class if n_per_class >= n_classes else n_classes,
+                   3 * 8 * n_samples ** 2, f"the N × N Gram (N = K·n = {n_samples})")
     if n_classes % superclass_size:
         raise ValueError(f"superclass_size={superclass_size} must divide "
                          f"n_classes={n_classes}")

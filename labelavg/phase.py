@@ -23,6 +23,7 @@ import numpy as np
 
 from . import _checks
 from .block import _check_precision
+from ._repr import short
 from .sweep import GRID, _grid, solve_points
 
 __all__ = ["AXES", "NOISES", "PhaseDiagram", "phase_diagram"]
@@ -31,7 +32,7 @@ __all__ = ["AXES", "NOISES", "PhaseDiagram", "phase_diagram"]
 AXES = ("eta", "rounds", "lam", "c", "d", "n_classes", "n_per_class")
 
 #: Noise names accepted by :func:`phase_diagram` (see labelavg.noise.transition_matrix).
-NOISES = ("symmetric", "asymmetric", "pair")
+NOISES = ("symmetric", "asymmetric", "pair", "superclass")
 
 
 @dataclass(frozen=True)
@@ -81,6 +82,15 @@ class PhaseDiagram:
         """(len(axis 0), len(axis 1))."""
         return tuple(len(v) for v in self.axis_values)
 
+    def __repr__(self):
+        """One line: axes with their ranges, the shape and a summary (no arrays)."""
+        ranges = ", ".join(f"{name}={_span(v)}" for name, v in zip(self.axes, self.axis_values))
+        right = self.values.get("all_right")
+        summary = "" if right is None else f", all_right={int(np.sum(right))}/{right.size}"
+        fixed = ", ".join(f"{k}={short(v)}" for k, v in self.params.items() if k != "method")
+        return (f"PhaseDiagram({ranges}, shape={self.shape}, method={self.method!r}"
+                f"{summary}, {fixed})")
+
     def rows(self):
         """One dict per grid point: both axis values, every value and boundary.
 
@@ -95,9 +105,16 @@ class PhaseDiagram:
                 for i, j in product(range(len(va)), range(len(vb)))]
 
 
+def _span(values):
+    values = np.asarray(values)
+    if values.size <= 3:
+        return "[" + ", ".join(short(v) for v in values) + "]"
+    return f"[{short(values[0])} .. {short(values[-1])}] ({values.size})"
+
+
 def phase_diagram(*, eta, rounds, lam, c, d, n_classes, n_per_class, noise="symmetric",
                   method="exact", counts="expected", pll_topk=2, axes=None, n_jobs=1,
-                  progress=None, precision=None):
+                  progress=None, superclass_size=None, precision=None):
     """Label-correction and fresh-instance accuracy over a grid of two parameters.
 
     Exactly two of ``eta, rounds, lam, c, d, n_classes, n_per_class`` are
@@ -118,7 +135,7 @@ def phase_diagram(*, eta, rounds, lam, c, d, n_classes, n_per_class, noise="symm
         K ≥ 2.
     n_per_class : float or sequence of float
         n ≥ 1 (an integer with ``counts="exact"``).
-    noise : {"symmetric", "asymmetric", "pair"}
+    noise : {"symmetric", "asymmetric", "pair", "superclass"}
         Noise model giving T(K, η) (:mod:`labelavg.noise`); T[c, j] =
         P(given label j | true class c), rows = true class, rows sum to 1.
     method : {"exact", "linear"}
@@ -138,6 +155,9 @@ def phase_diagram(*, eta, rounds, lam, c, d, n_classes, n_per_class, noise="symm
     progress : callable or bool, optional
         ``progress(done, total)`` (in points) after each solved batch; True
         shows a tqdm bar.
+    superclass_size : int, optional
+        m, dividing K: ``"superclass"`` noise flips labels within runs of m
+        consecutive classes (the Gram stays the plain block model).
     precision : None, int or "auto"
         Certify the points float64 leaves undecided (exact method only), as
         :func:`labelavg.sweep.sweep` does; needs python-flint.
@@ -185,11 +205,12 @@ def phase_diagram(*, eta, rounds, lam, c, d, n_classes, n_per_class, noise="symm
     spatial = [n for n in names if n != "rounds"]
     _check_precision(precision, method)
     settings = dict(noise=noise, method=method, counts=counts, pll_topk=pll_topk,
-                    rounds=max_rounds, precision=precision)
+                    superclass_size=superclass_size, rounds=max_rounds, precision=precision)
     points = [{**fixed, **dict(zip(spatial, combo)), **settings}
               for combo in product(*(grid[n] for n in spatial))]
     # every point is checked before any work (d < c everywhere, η in range, ...)
-    _grid({name: list(dict.fromkeys(p[name] for p in points)) for name in GRID}, counts)
+    _grid({name: list(dict.fromkeys(p[name] for p in points)) for name in GRID}, counts,
+          superclass_size)
     results = _run(points, n_jobs, progress)
     values, boundary = _assemble(names, grid, results, max_rounds)
     fixed.pop("rounds", None)
@@ -251,7 +272,7 @@ def _run(points, n_jobs, progress):
     """Per-point result arrays (points on axis 0) from the batched solver of :mod:`labelavg.sweep`."""
     first = points[0]
     settings = {key: first[key] for key in ("rounds", "method", "pll_topk", "counts",
-                                            "precision")}
+                                            "superclass_size", "precision")}
     settings["tol"] = 1e-10
     grid = [tuple(p[name] for name in GRID) for p in points]
     return solve_points(grid, settings, progress=progress, n_jobs=n_jobs)

@@ -62,16 +62,23 @@ def save(fig, stem):
     -------
     str
         The PNG path.
+
+    Notes
+    -----
+    Each file is written under a temporary name and renamed into place
+    (:func:`labelavg._io.atomic_write`): an interrupted save keeps the old one.
     """
     from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    from ._io import atomic_write
 
     stem = Path(stem)
     stem.parent.mkdir(parents=True, exist_ok=True)
     if not isinstance(fig.canvas, FigureCanvasAgg):
         FigureCanvasAgg(fig)
     png = stem.with_name(stem.name + ".png")
-    fig.savefig(png, dpi=150)
-    fig.savefig(stem.with_name(stem.name + ".pdf"))
+    atomic_write(png, lambda tmp: fig.savefig(tmp, dpi=150))
+    atomic_write(stem.with_name(stem.name + ".pdf"), fig.savefig)
     if "matplotlib.pyplot" in sys.modules:
         sys.modules["matplotlib.pyplot"].close(fig)
     return str(png)
@@ -501,7 +508,8 @@ def least_round_map(diagram, *, title=None):
     -------
     matplotlib.figure.Figure
         Grey cells: not reached within ``params["max_rounds"]`` fits (or,
-        for t*, infeasible: Δ ≤ 0).
+        for t*, infeasible: Δ ≤ 0). Every panel holds integers and has a
+        discrete colour bar, one colour per integer.
     """
     if "rounds" in diagram.axes:
         raise ValueError("least_round_map needs a diagram without a rounds axis, got "
@@ -510,11 +518,13 @@ def least_round_map(diagram, *, title=None):
     lin, solved = (np.asarray(diagram.boundary[k], dtype=float)
                    for k in ("t_star", "least_round"))
     top = diagram.params["max_rounds"]
-    # t* beyond the searched rounds is shown as "more than max_rounds" (over colour)
-    gap = np.where(lin <= top, solved - lin, np.nan)
+    # t* beyond the searched rounds is "not reached", grey like the other panels
+    lin = np.where(lin <= top, lin, np.nan)
+    gap = solved - lin
+    span = int(max(1, np.nanmax(np.abs(gap)))) if np.isfinite(gap).any() else 1
     panels = [(lin, "linearised t* (Result 3)", "viridis", (1, top), "fits t"),
               (solved, f"{diagram.method} least round", "viridis", (1, top), "fits t"),
-              (gap, f"{diagram.method} least round − t*", "RdBu_r", None,
+              (gap, f"{diagram.method} least round − t*", "RdBu_r", (-span, span),
                "difference (fits)")]
     for ax, panel in zip(axes, panels):
         _least_panel(fig, ax, diagram, *panel)
@@ -525,18 +535,20 @@ def least_round_map(diagram, *, title=None):
 
 
 def _least_panel(fig, ax, diagram, data, name, cmap, limits, label):
+    """One integer-valued panel: a colour per integer in ``limits``, NaN grey."""
     from matplotlib import colormaps
+    from matplotlib.colors import BoundaryNorm
+    from matplotlib.ticker import MaxNLocator
 
     xs, ys, x_log, y_log = _grid_axes(ax, diagram)
-    if limits is None:
-        span = max(1.0, np.nanmax(np.abs(data))) if np.isfinite(data).any() else 1.0
-        limits = (-span, span)
-    cmap = colormaps[cmap].with_extremes(bad="0.75", over="black")
+    low, high = limits
+    cmap = colormaps[cmap].resampled(high - low + 1).with_extremes(bad="0.75")
+    norm = BoundaryNorm(np.arange(low - 0.5, high + 1.5), cmap.N)
     mesh = ax.pcolormesh(_edges(xs, x_log), _edges(ys, y_log),
-                         np.ma.masked_invalid(data.T), cmap=cmap, vmin=limits[0],
-                         vmax=limits[1], shading="flat")
-    over = np.nanmax(data, initial=-np.inf) > limits[1]
-    fig.colorbar(mesh, ax=ax, label=label, shrink=0.9, extend="max" if over else "neither")
+                         np.ma.masked_invalid(data.T), cmap=cmap, norm=norm, shading="flat")
+    bar = fig.colorbar(mesh, ax=ax, label=label, shrink=0.9)
+    bar.locator = MaxNLocator(nbins=min(high - low + 1, 8), integer=True)
+    bar.update_ticks()
     ax.set_title(name, fontsize=9)
 
 
@@ -544,7 +556,7 @@ def _least_panel(fig, ax, diagram, data, name, cmap, limits, label):
 # the demo
 # ---------------------------------------------------------------------------
 
-def demo_accuracy(paths):
+def demo_accuracy(paths, *, title=None):
     """Label-correction accuracy per fit, exact vs linearised, PLL student marked.
 
     Parameters
@@ -553,26 +565,28 @@ def demo_accuracy(paths):
         ``{"exact": DistillPath, "linear": DistillPath}``, each with
         ``.accuracy`` (one :class:`labelavg.distill.Accuracy` per fit) and
         ``.pll_accuracy``.
+    title : str, optional
+        Figure title, e.g. the model, η and λ (``labelavg demo`` names them).
 
     Returns
     -------
     matplotlib.figure.Figure
         Three panels (all / clean / noisy instances); solid lines exact,
         dashed linearised, stars the PLL student drawn after the last fit.
+        The two methods are drawn side by side (±0.12 of a fit), so both
+        stay visible where their accuracies coincide.
     """
-    fig, axes = _figure(size=(3.6, 3.4), ncols=3)
-    # exact underneath with big markers, linear dashed on top: both stay
-    # visible where they coincide; the PLL stars are nudged apart likewise.
-    styles = {"exact": dict(ls="-", marker="o", ms=7, lw=2.5),
-              "linear": dict(ls="--", marker="s", ms=3, lw=1.2)}
+    fig, axes = _figure(size=(3.6, 3.6), ncols=3)
+    styles = {"exact": dict(ls="-", marker="o", ms=5, lw=1.8),
+              "linear": dict(ls="--", marker="s", ms=4, lw=1.4)}
     for ax, part in zip(axes, ("all", "clean", "noisy")):
         for k, ((name, path), color) in enumerate(zip(paths.items(), _colors(2, "tab10"))):
             acc = [100 * getattr(a, part) for a in path.accuracy]
-            t = np.arange(1, len(acc) + 1)
+            shift = 0.12 * (2 * k - 1)
+            t = np.arange(1, len(acc) + 1) + shift
             ax.plot(t, acc, color=color, label=name, **styles.get(name, {}))
-            ax.plot(len(acc) + 1 + 0.15 * (2 * k - 1),
-                    100 * getattr(path.pll_accuracy, part), "*", ms=12, color=color,
-                    label=f"{name} PLL")
+            ax.plot(len(acc) + 1 + shift, 100 * getattr(path.pll_accuracy, part), "*",
+                    ms=12, color=color, label=f"{name} PLL")
         ticks = list(range(1, len(acc) + 1))
         ax.set_xticks(ticks + [len(acc) + 1], [str(k) for k in ticks] + ["PLL"])
         ax.set_xlabel(AXIS_LABELS["rounds"])
@@ -580,6 +594,8 @@ def demo_accuracy(paths):
         ax.set_title(f"{part} instances")
     axes[0].set_ylabel("label-correction accuracy (%)")
     axes[0].legend(fontsize=7)
+    if title:
+        fig.suptitle(title, fontsize=10)
     return fig
 
 

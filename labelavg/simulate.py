@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import _checks, noise
-from .block import BlockModel
+from .block import BlockModel, _solver_bytes
 from .distill import correct_predictions, distill
 from .noise import transition_matrix
 from .synthetic import gaussian_mixture
@@ -157,15 +157,46 @@ def _check_seeds(seeds):
     return tuple(int(s) for s in seeds)
 
 
+#: Bytes held per feature entry (train and test features, generation temporaries).
+BYTES_PER_FEATURE = 3 * 8
+#: Bytes per Gram entry of the dual form (Φ = F Fᵀ and the Newton work).
+BYTES_PER_ENTRY = 4 * 8
+
+
+def memory_parts(n_classes, n_per_class, dim, form="auto"):
+    """Bytes of the largest arrays of one seed of :func:`simulate`, by the parameter that sets them.
+
+    Returns
+    -------
+    dict
+        ``{"dim": features (train and test, N × D), "n_per_class": the dual
+        form's N × N Gram (0 in the primal form), "n_classes": the reduced
+        block solver of the prediction}``.
+    """
+    n_samples = n_classes * n_per_class
+    dual = form == "dual" or (form == "auto" and n_samples <= dim)
+    return {"dim": BYTES_PER_FEATURE * n_samples * dim,
+            "n_per_class": BYTES_PER_ENTRY * n_samples ** 2 if dual else 0,
+            "n_classes": _solver_bytes(1, n_classes, n_classes ** 2)}
+
+
 def _check_args(params):
     """Validate the scalar arguments of :func:`simulate` (the rest is checked downstream)."""
     _checks.positive_scalar("lam", params["lam"])
     _checks.integer_at_least("rounds", params["rounds"], 1)
     _checks.integer_at_least("n_per_class", params["n_per_class"], 2)
+    _checks.integer_at_least("n_classes", params["n_classes"], 2)
+    _checks.integer_at_least("dim", params["dim"], 1)
     _checks.choice("labels", params["labels"], set(LABEL_MODES))
     _checks.choice("form", params["form"], set(FORMS))
     if params["progress"] is not None and not callable(params["progress"]):
         raise TypeError("progress must be callable or None")
+    parts = memory_parts(params["n_classes"], params["n_per_class"], params["dim"],
+                         params["form"])
+    name = max(parts, key=parts.get)
+    _checks.memory(name, params[name], sum(parts.values()),
+                   f"simulate (features {params['n_classes'] * params['n_per_class']} × "
+                   f"{params['dim']}, Gram, reduced block solver)")
 
 
 # ---------------------------------------------------------------------------

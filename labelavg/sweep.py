@@ -23,7 +23,7 @@ import numpy as np
 
 from . import _checks, noise as _noise
 from .block import (_Batch, _certify_open, _check_precision, _solve_batch,
-                    _undecided_warning)
+                    _undecided_warning, check_solver_memory)
 
 __all__ = ["GRID", "COLUMNS", "NOISES", "sweep"]
 
@@ -36,7 +36,7 @@ COLUMNS = GRID + ("round", "label_correction", "label_correction_clean",
                   "least_round", "pll_label_correction", "pll_fresh")
 
 #: Noise models a sweep accepts (see :func:`labelavg.noise.transition_matrix`).
-NOISES = ("symmetric", "asymmetric", "pair")
+NOISES = ("symmetric", "asymmetric", "pair", "superclass")
 
 #: Points per batch (per task on a cluster).
 BATCH_SIZE = 2048
@@ -44,7 +44,8 @@ BATCH_SIZE = 2048
 
 def sweep(*, n_classes=4, n_per_class=100, c=0.4, d=0.1, lam, eta, noise="symmetric",
           rounds=10, method="exact", pll_topk=2, counts="expected", client=None,
-          batch_size=None, progress=False, tol=1e-10, precision=None):
+          batch_size=None, progress=False, tol=1e-10, superclass_size=None,
+          precision=None):
     """Accuracies of self-distillation over a Cartesian grid of block-model points.
 
     Every model or noise parameter is a scalar or a list; the lists span a
@@ -63,7 +64,8 @@ def sweep(*, n_classes=4, n_per_class=100, c=0.4, d=0.1, lam, eta, noise="symmet
     eta : float or list of float
         Corruption rate η of the noise model (its range depends on the model).
     noise : str or list of str
-        ``"symmetric"``, ``"asymmetric"`` or ``"pair"``.
+        ``"symmetric"``, ``"asymmetric"``, ``"pair"`` or ``"superclass"``
+        (the latter needs ``superclass_size``).
     rounds : int or list of int
         An int T reports t = 1..T; a list reports those t (solved up to the
         largest).
@@ -84,6 +86,9 @@ def sweep(*, n_classes=4, n_per_class=100, c=0.4, d=0.1, lam, eta, noise="symmet
         a callable is called as ``progress(points_done, points_total)``.
     tol : float
         Newton tolerance, relative to the targets' deviation from uniform.
+    superclass_size : int, optional
+        m, dividing every K: ``"superclass"`` noise flips labels within runs
+        of m consecutive classes (the Gram stays the plain block model).
     precision : None, int or "auto"
         Certify the points float64 leaves undecided (exact method only): each
         such point is enclosed rigorously (see :meth:`labelavg.block.BlockModel.solve`),
@@ -119,7 +124,7 @@ def sweep(*, n_classes=4, n_per_class=100, c=0.4, d=0.1, lam, eta, noise="symmet
     [[0.1, 1.0, 1.0], [0.1, 2.0, 1.0], [0.5, 1.0, 0.5], [0.5, 2.0, 1.0]]
     """
     grid = _grid(dict(n_classes=n_classes, n_per_class=n_per_class, c=c, d=d, lam=lam,
-                      eta=eta, noise=noise), counts)
+                      eta=eta, noise=noise), counts, superclass_size)
     report = _report_rounds(rounds)
     _checks.choice("method", method, {"exact", "linear"})
     if pll_topk is not None:
@@ -128,7 +133,7 @@ def sweep(*, n_classes=4, n_per_class=100, c=0.4, d=0.1, lam, eta, noise="symmet
         batch_size = _checks.integer_at_least("batch_size", batch_size, 1)
     _check_precision(precision, method)
     settings = dict(rounds=max(report), method=method, pll_topk=pll_topk, counts=counts,
-                    tol=tol, precision=precision)
+                    tol=tol, superclass_size=superclass_size, precision=precision)
     points = list(product(*(grid[name] for name in GRID)))
     results = solve_points(points, settings, client=client, batch_size=batch_size,
                            progress=progress)
@@ -149,12 +154,13 @@ def _values(name, value):
     return [value]
 
 
-def _grid(params, counts):
+def _grid(params, counts, superclass_size=None):
     """Validated axis values; every grid point is checked before any work."""
     grid = {name: _values(name, params[name]) for name in GRID}
     _checks.choice("counts", counts, {"expected", "exact"})
     for k in grid["n_classes"]:
         _checks.integer_at_least("n_classes", k, 2)
+        check_solver_memory(1, k)
     for n in grid["n_per_class"]:
         if isinstance(n, bool) or not isinstance(n, (int, float, np.number)) \
                 or not math.isfinite(n) or n < 1:
@@ -175,7 +181,7 @@ def _grid(params, counts):
     for name in grid["noise"]:
         _checks.choice("noise", name, set(NOISES))
     for name, k, eta in product(grid["noise"], grid["n_classes"], grid["eta"]):
-        _noise.transition_matrix(name, k, eta)          # refuses η out of range
+        _noise.transition_matrix(name, k, eta, superclass_size)   # refuses η out of range
     return grid
 
 
@@ -205,6 +211,8 @@ def solve_points(points, settings, *, client=None, batch_size=None, progress=Fal
     ks = np.array([p[0] for p in points])
     for k in np.unique(ks):
         idx = np.flatnonzero(ks == k)
+        if client is None:
+            check_solver_memory(min(batch_size, idx.size), int(k))
         for start in range(0, idx.size, batch_size):
             part = idx[start:start + batch_size]
             tasks.append(dict(settings, points=[points[i] for i in part]))
@@ -280,7 +288,7 @@ def _solve_task(task):
     """One stacked solve: every point of one K; returns per-point arrays."""
     points = task["points"]
     k = int(points[0][0])
-    mats = [_counts(k, p, task["counts"]) for p in points]
+    mats = [_counts(k, p, task["counts"], task.get("superclass_size")) for p in points]
     arr = np.array([p[1:6] for p in points], dtype=float)       # n, c, d, λ, η
     n, c, d, lam = arr[:, 0], arr[:, 1], arr[:, 2], arr[:, 3]
     eye = np.eye(k)
@@ -313,8 +321,8 @@ def _solve_task(task):
         converged=res.path.converged.all(axis=1), bits=bits)
 
 
-def _counts(k, point, counts):
-    transition = _noise.transition_matrix(point[6], k, point[5])
+def _counts(k, point, counts, superclass_size=None):
+    transition = _noise.transition_matrix(point[6], k, point[5], superclass_size)
     if counts == "exact":
         return _noise.count_matrix(int(point[1]), transition).astype(float)
     return point[1] * transition

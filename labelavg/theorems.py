@@ -21,8 +21,15 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import _checks
-from .block import (_Batch, _certify, _check_precision, _group_counts, _solve_batch,
-                    symbolic_spectrum)
+from .block import (
+    _Batch,
+    _certify,
+    _check_precision,
+    _group_counts,
+    _solve_batch,
+    check_solver_memory,
+    symbolic_spectrum,
+)
 
 __all__ = ["Verdict", "SymbolicForms", "full_accuracy", "pll_condition",
            "linear_margins", "symbolic_forms"]
@@ -266,6 +273,8 @@ def full_accuracy(model, transition=None, *, lam, counts=None, max_rounds=50,
                          f"superclass_size={model.superclass_size}")
     lam = _checks.positive_scalar("lam", lam)
     _checks.integer_at_least("max_rounds", max_rounds, 1)
+    if exact:
+        check_solver_memory(1, model.n_classes)
     mat = _group_counts(model, transition, counts)
     theta, phi, psi = _filters(model, lam)
     delta = _delta(mat)

@@ -6,7 +6,7 @@ sources (labelavg/, theory/, figures/, bench/, tests/, data/) for tokens that
 look like repository paths: names of the kinds of file the repository
 commits (``.md``, ``.py``, ``.npz``, ``.toml``), optionally with directories
 and brace alternatives (``theory/THEORY.md``, ``../theory/THEORY.md#result-4``,
-``figures/{fig1_gram,fig6_phase_diagram}.py``). A token resolves if it names
+``labelavg/figures/{fig1_gram,fig6_phase_diagram}.py``). A token resolves if it names
 an existing file relative to the citing file's directory or to the repository
 root. Outputs (.png, .pdf, .csv, .json) are not checked: the repository
 commits none, so naming one is never a claim that it is there. Code (string

@@ -113,7 +113,7 @@ def test_demo_no_figure():
     (("check", "--lam", "-1"), "lam"),
     (("check", "--noise", "uniform"), "--noise"),
     (("check", "--noise", "superclass"), "--superclass-size"),
-    (("check", "--c", "0.1", "--d", "0.4"), "d must"),
+    (("check", "--c", "0.1", "--d", "0.4"), "argument --d: must"),
     (("check", "--n-classes", "abc"), "--n-classes"),
     (("simulate", "--eta", "2", "--seeds", "1"), "eta"),
     (("simulate", "--lam", "-1", "--seeds", "1"), "lam"),

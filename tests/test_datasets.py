@@ -1,6 +1,7 @@
 """Tests for labelavg.datasets: the shipped feature sets, list_datasets/load, load_features."""
 
 import importlib.resources
+import os
 import re
 import subprocess
 import sys
@@ -224,25 +225,61 @@ def test_feature_sets_are_package_data():
     assert '[tool.setuptools.package-data]\nlabelavg = ["data/*.npz"]' in pyproject
 
 
-@pytest.mark.slow
-def test_wheel_contains_the_feature_sets(tmp_path):
-    """Build the wheel (no deps) and list it: every set and the version.
+@pytest.fixture(scope="module")
+def wheel(tmp_path_factory):
+    """Build the wheel (no deps) once for the tests below.
 
     Build isolation stays on: a fresh venv's own setuptools may be too old to
     build wheels (3.11 ships 65.5 without ``wheel``), as on a clean CI machine.
     """
+    tmp_path = tmp_path_factory.mktemp("wheel")
     repo = Path(__file__).resolve().parents[1]
     build = subprocess.run([sys.executable, "-m", "pip", "wheel", str(repo), "--no-deps",
                             "-q", "-w", str(tmp_path / "wheel")],
                            cwd=tmp_path, capture_output=True, text=True)
     assert build.returncode == 0, build.stderr
-    (wheel,) = (tmp_path / "wheel").glob("labelavg-*.whl")
+    (built,) = (tmp_path / "wheel").glob("labelavg-*.whl")
+    return built
+
+
+@pytest.mark.slow
+def test_wheel_contains_the_feature_sets(wheel):
+    """List the wheel: every set, the figure scripts and the version."""
     names = set(zipfile.ZipFile(wheel).namelist())
     for name in SHIPPED:
         assert f"labelavg/data/{name}.npz" in names
     assert "labelavg/cli/reproduce.py" in names
+    assert "labelavg/figures/fig1_gram.py" in names
     import labelavg
     assert wheel.name.startswith(f"labelavg-{labelavg.__version__}-")
+
+
+@pytest.mark.slow
+def test_installed_wheel_builds_figures_outside_the_checkout(wheel, tmp_path):
+    """``labelavg figures`` from a non-editable install, run outside the checkout.
+
+    The wheel is unpacked with ``pip install --target`` (no deps: the test
+    environment has them) and put first on the path; the run must import that
+    copy, not the checkout, and write the figure.
+    """
+    target, work = tmp_path / "site", tmp_path / "work"
+    work.mkdir()
+    install = subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "-q",
+                              "--target", str(target), str(wheel)],
+                             capture_output=True, text=True)
+    assert install.returncode == 0, install.stderr
+    env = dict(os.environ, PYTHONPATH=str(target), OPENBLAS_NUM_THREADS="1")
+    where = subprocess.run([sys.executable, "-c", "import labelavg; print(labelavg.__file__)"],
+                           cwd=work, env=env, capture_output=True, text=True)
+    assert where.stdout.startswith(str(target)), where.stdout + where.stderr
+    run = subprocess.run([sys.executable, "-m", "labelavg", "figures", "--quick", "--only",
+                          "fig1_gram", "--out", "out"], cwd=work, env=env,
+                         capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr
+    assert (work / "out" / "fig1_gram.png").stat().st_size > 1000
+    helped = subprocess.run([sys.executable, "-m", "labelavg", "--help"], cwd=work, env=env,
+                            capture_output=True, text=True)
+    assert "figures" in helped.stdout and "checkout" not in helped.stdout
 
 
 def test_version():

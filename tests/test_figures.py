@@ -51,10 +51,10 @@ def test_every_figure_script_writes_png_and_pdf(quick_build, name):
 
 
 def test_scripts_follow_the_naming_rule():
-    on_disk = sorted(p.stem for p in (ROOT / "figures").glob("fig*.py"))
+    on_disk = sorted(p.stem for p in (ROOT / "labelavg" / "figures").glob("fig*.py"))
     assert on_disk == sorted(figures.SCRIPTS)
     for name in figures.SCRIPTS:
-        module = __import__(f"figures.{name}", fromlist=["main"])
+        module = __import__(f"labelavg.figures.{name}", fromlist=["main"])
         assert module.NAME == name
         assert list(inspect.signature(module.main).parameters) == ["out_dir", "quick"]
 

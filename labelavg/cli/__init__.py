@@ -22,9 +22,12 @@ SUBCOMMANDS = ("demo", "check", "simulate", "phase", "sweep", "probe", "reproduc
 
 DESCRIPTION = """labelavg: self-distillation in linear probing as label averaging.
 
-exit status: 0 success; 2 bad arguments, input or output folder (one line on
-stderr, nothing computed); 1 a computation that failed or did not converge, or
-standard output closed early (e.g. piped into head).
+exit status: 0 success; 2 bad arguments, input or output path, or a run too
+large for this machine (one line on stderr, nothing computed); 1 a computation
+that failed or did not converge, a write that failed, or standard output closed
+early (e.g. piped into head); 130 interrupted (Ctrl-C). Files are written
+under a temporary name and renamed into place: an interrupted or failed write
+leaves the previous file intact.
 """
 
 
@@ -52,7 +55,8 @@ def build_parser():
     parser = _Parser(prog="labelavg", description=DESCRIPTION,
                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action="version", version=f"labelavg {version()}")
-    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    sub = parser.add_subparsers(dest="command", title="commands", metavar="COMMAND",
+                                parser_class=_Parser)
     for name in SUBCOMMANDS:
         importlib.import_module(f"labelavg.cli.{name}").add_parser(sub)
     return parser
@@ -66,7 +70,12 @@ def main(argv=None):
     print as one line; the solvers' non-convergence warnings are left to the
     subcommands, which report them as a failure.
     """
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        # bare ``labelavg``: the commands and what they do, as a usage error
+        sys.stderr.write(parser.format_help())
+        return 2
     with warnings.catch_warnings():
         warnings.showwarning = partial(_one_line_warning, args.command)
         warnings.filterwarnings("ignore", message=r".*did not converge",
@@ -90,6 +99,17 @@ def _run(args):
     except (RuntimeError, ArithmeticError) as exc:
         print(f"labelavg {args.command}: failed: {exc}", file=sys.stderr)
         return 1
+    except MemoryError:
+        print(f"labelavg {args.command}: failed: out of memory", file=sys.stderr)
+        return 1
+    except OSError as exc:
+        # a write that failed after the work (disk full, ...): the old file is intact
+        print(f"labelavg {args.command}: failed: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print(f"labelavg {args.command}: interrupted; files already written are "
+              "complete, nothing partial was left", file=sys.stderr)
+        return 130
 
 
 def _one_line_warning(command, message, category, filename, lineno, file=None, line=None):

@@ -111,6 +111,13 @@ def precision(text):
     return value or None
 
 
+#: λ default of the block-model commands (demo, check, simulate, phase, sweep); probe
+#: and reproduce fit real features, whose λ scale is their own (see their --help).
+LAM = 2e-4
+
+#: Noise models of every command (``T`` from :func:`labelavg.noise.transition_matrix`).
+NOISES = ("symmetric", "asymmetric", "pair", "superclass")
+
 #: dest → (option, type, help); ``{default}`` in the help is filled by :func:`add`.
 FLAGS = {
     "n_classes": ("--n-classes", classes, "K (default {default})"),
@@ -124,7 +131,8 @@ FLAGS = {
                         "--noise superclass and by --e)"),
     "eta": ("--eta", rate, "corruption rate η (default {default})"),
     "lam": ("--lam", positive, "ridge λ (default {default})"),
-    "rounds": ("--rounds", positive_int, "fits t = 1..rounds (default {default})"),
+    "rounds": ("--rounds", positive_int, "fits t = 1..ROUNDS, t = 1 the teacher "
+                                         "(default {default})"),
     "seeds": ("--seeds", positive_int, "number of seeds (default {default})"),
     "pll_topk": ("--pll-topk", positive_int, "k of the PLL targets, 1 <= k < K "
                                              "(default {default})"),
@@ -155,11 +163,13 @@ def check_value(name, value):
 def check_block(c, d, e=None, superclass_size=None):
     """0 <= e <= d < c < 1, and ``--e`` only with ``--superclass-size``."""
     if not d < c:
-        raise ValueError(f"d must satisfy 0 <= d < c={c:g}, got d={d:g}")
+        raise ValueError(f"argument --d: must satisfy 0 <= d < c, got --d {d:g} with "
+                         f"--c {c:g}")
     if e is not None and superclass_size is None:
         raise ValueError("--e needs --superclass-size (the superclasses it separates)")
     if e is not None and not e <= d:
-        raise ValueError(f"e must satisfy 0 <= e <= d={d:g}, got e={e:g}")
+        raise ValueError(f"argument --e: must satisfy 0 <= e <= d, got --e {e:g} with "
+                         f"--d {d:g}")
 
 
 def check_noise(noise, superclass_size, e=None):
@@ -169,6 +179,13 @@ def check_noise(noise, superclass_size, e=None):
     if superclass_size is not None and noise != "superclass" and e is None:
         raise ValueError(f"--superclass-size is used by --noise superclass or with --e "
                          f"(hierarchical Gram), not by {noise} noise alone")
+
+
+def check_superclass_size(m, n_classes):
+    """``--superclass-size`` m divides ``--n-classes`` K (superclasses of m consecutive classes)."""
+    if m is not None and n_classes % m:
+        raise ValueError(f"argument --superclass-size: {m} must divide --n-classes "
+                         f"{n_classes}")
 
 
 def check_pll_topk(k, n_classes):
@@ -195,6 +212,8 @@ def check_integer_n(n, why):
 
 def check_out_dir(path, option="--out"):
     """An output folder that exists or can be created: no file in the way, writable."""
+    from labelavg._io import check_writable
+
     out = Path(path)
     for folder in (out, *out.parents):
         if folder.exists() or folder.is_symlink():
@@ -202,31 +221,91 @@ def check_out_dir(path, option="--out"):
                 what = "is" if folder == out else f"has {str(folder)!r} which is"
                 raise ValueError(f"argument {option}: {str(out)!r} {what} a file, "
                                  "not a folder")
-            if not os.access(folder, os.W_OK | os.X_OK):
-                raise ValueError(f"argument {option}: {str(folder)!r} is not writable")
+            check_writable(folder, f"argument {option}", str(out))
             return
+
+
+def check_out_file(path, suffixes, option="--out"):
+    """An output file of a known type whose folder exists and is writable."""
+    from labelavg._io import check_out_file as check
+
+    check(path, suffixes, f"argument {option}")
 
 
 def physical_memory():
     """Bytes of RAM of this machine (POSIX), or None where unknown."""
-    try:
-        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    except (AttributeError, ValueError, OSError):
-        return None
+    from labelavg._checks import physical_memory
+
+    return physical_memory()
 
 
-def check_memory(nbytes, what):
-    """Refuse a run whose arrays alone need more than this machine's memory."""
+def check_memory(nbytes, what, flags="--n-per-class"):
+    """Refuse a run whose arrays alone need more than this machine's memory.
+
+    ``flags`` names the flag(s) to lower in the message.
+    """
     total = physical_memory()
     if total is not None and nbytes > total:
         raise ValueError(f"{what} needs about {_size(nbytes)} of memory, more than this "
-                         f"machine's {_size(total)}; lower --n-per-class")
+                         f"machine's {_size(total)}; lower {flags}")
+
+
+#: Longest run (seconds, a lower bound of its time) the commands start without refusing.
+MAX_SECONDS = 24 * 3600
+
+
+def check_time(seconds, what, flags):
+    """Refuse a run whose time, estimated from below, exceeds :data:`MAX_SECONDS`."""
+    if seconds > MAX_SECONDS:
+        raise ValueError(f"{what} needs at least {_duration(seconds)}, more than the "
+                         f"{_duration(MAX_SECONDS)} this command starts; lower {flags}")
+
+
+#: Lower bounds of the block solver's time: at least this long per round and
+#: point, and at most this many flop/s for the LU of its K² × K² Newton system.
+SECONDS_PER_ROUND = 1e-3
+FLOPS = 1e12
+
+
+def check_block_solver(n_classes, rounds, *, batch=1, points=1, rounds_flag="--rounds",
+                       points_flag=None):
+    """Memory and time of the reduced block solver, for every K in ``n_classes``.
+
+    ``batch`` points are solved at once (memory), ``points`` in all (time), each
+    for ``rounds`` fits; ``points_flag`` is the flag that sets ``points``
+    (``--seeds``), if any. Returns the lower bound of the time, in seconds.
+    """
+    from labelavg.block import _solver_bytes
+
+    seconds = 0.0
+    for k in n_classes:
+        groups = k * k
+        solver = _solver_bytes(batch, k, groups)
+        path = 32 * batch * rounds * k * groups       # ~4 arrays (rounds, K, G) per point
+        flag = rounds_flag if path > solver else "--n-classes"
+        check_memory(solver + path, f"argument {flag}: K = {k}, {rounds} round(s) "
+                                    f"(reduced block solver, {groups}×{groups} Newton "
+                                    "system)", flag)
+        seconds += points * rounds * max(SECONDS_PER_ROUND, 2 / 3 * groups ** 3 / FLOPS)
+    flags = ["--n-classes", rounds_flag] + ([points_flag] if points_flag else [])
+    if points_flag and points > rounds:
+        flags.insert(0, flags.pop())
+    check_time(seconds, f"argument {flags[0]}: {points} point(s) × {rounds} round(s) at "
+                        f"K = {max(n_classes)}", " or ".join(flags))
+    return seconds
+
+
+def _duration(seconds):
+    for unit, size in (("years", 365.25 * 86400), ("days", 2 * 86400), ("h", 3600)):
+        if seconds >= size:
+            return f"{seconds / (86400 if unit == 'days' else size):.3g} {unit}"
+    return f"{seconds:.3g} s"
 
 
 def _size(nbytes):
-    units = ("B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB", "ZiB", "YiB")
-    power = min(int(math.log(max(nbytes, 1), 1024)), len(units) - 1)
-    return f"{nbytes / 1024 ** power:.1f} {units[power]}"
+    from labelavg._checks import format_bytes
+
+    return format_bytes(nbytes)
 
 
 def check_converged(fits, what):

@@ -12,6 +12,7 @@ import argparse
 import dataclasses
 import json
 import math
+import sys
 
 from labelavg.cli import _args
 
@@ -25,7 +26,7 @@ Counts are the population histogram n·T (m_c = T[c, :]). Rounds count fits:
 t = 1 is the teacher. A tie for the top output counts as wrong.
 """
 
-NOISES = ("symmetric", "asymmetric", "pair", "superclass")
+NOISES = _args.NOISES
 
 
 def add_parser(sub):
@@ -41,15 +42,17 @@ def add_parser(sub):
     _args.add(p, "n_per_class", 100, help="n, may be fractional (default 100)")
     _args.add(p, "c", 0.4)
     _args.add(p, "d", 0.1)
-    _args.add(p, "lam", 1e-3)
+    _args.add(p, "lam", _args.LAM)
     p.add_argument("--noise", choices=NOISES, default="symmetric",
                    help="noise model (default symmetric); superclass needs "
                         "--superclass-size")
     _args.add(p, "eta", 0.5)
     _args.add(p, "superclass_size")
     _args.add(p, "e")
-    p.add_argument("--max-rounds", type=_args.positive_int, default=50,
-                   help="largest t searched for the exact least round (50)")
+    p.add_argument("--rounds", "--max-rounds", dest="max_rounds", metavar="ROUNDS",
+                   type=_args.positive_int, default=50,
+                   help="fits t = 1..ROUNDS searched for the least all-right round "
+                        "(default 50; --max-rounds is the old name)")
     _args.add(p, "pll_topk", 2)
     _args.add(p, "precision", "auto")
     p.add_argument("--json", action="store_true",
@@ -61,11 +64,18 @@ def check_args(args):
     """Flag relations, before any work."""
     _args.check_block(args.c, args.d, args.e, args.superclass_size)
     _args.check_noise(args.noise, args.superclass_size, args.e)
+    _args.check_superclass_size(args.superclass_size, args.n_classes)
     _args.check_pll_topk(args.pll_topk, [args.n_classes])
+    scans = 2 if args.e is not None else 1      # the hierarchical scan runs two solvers
+    return _args.check_block_solver([args.n_classes], args.max_rounds, points=scans,
+                                    rounds_flag="--rounds")
 
 
 def run(args):
-    check_args(args)
+    seconds = check_args(args)
+    if seconds > 5:
+        print(f"labelavg check: K = {args.n_classes}, up to {args.max_rounds} rounds: "
+              f"this takes at least {_args._duration(seconds)}", file=sys.stderr, flush=True)
     from labelavg.block import BlockModel
     from labelavg.noise import transition_matrix
     from labelavg.theorems import full_accuracy, pll_condition

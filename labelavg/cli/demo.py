@@ -26,7 +26,7 @@ def add_parser(sub):
     _args.add(p, "c", 0.4)
     _args.add(p, "d", 0.1)
     _args.add(p, "eta", 0.5, help="symmetric noise rate η (default 0.5)")
-    _args.add(p, "lam", 2e-4)
+    _args.add(p, "lam", _args.LAM)
     _args.add(p, "rounds", 6)
     p.add_argument("--out", default="labelavg_demo",
                    help="folder for the figure (default ./labelavg_demo)")
@@ -43,8 +43,10 @@ def check_args(args):
     _args.check_block(args.c, args.d)
     _args.check_integer_n(args.n_per_class, "demo builds the N×N Gram and")
     n_samples = args.n_classes * args.n_per_class
+    flag = "--n-classes" if args.n_classes > args.n_per_class else "--n-per-class"
     _args.check_memory(BYTES_PER_ENTRY * n_samples ** 2,
-                       f"demo at N = {n_samples} (N×N Gram)")
+                       f"argument {flag}: demo at N = K·n = {n_samples} (N×N Gram)",
+                       "--n-classes or --n-per-class")
     if not args.no_figure:
         _args.check_out_dir(args.out)
 
@@ -71,7 +73,11 @@ def run(args):
     if not args.no_figure:
         from labelavg import plot
 
-        path = plot.save(plot.demo_accuracy(paths), f"{args.out}/demo_accuracy")
+        title = (f"block Gram K={args.n_classes}, n={args.n_per_class}, c={args.c:g}, "
+                 f"d={args.d:g}; symmetric η={args.eta:g}; λ={args.lam:g}: exact vs "
+                 "linearised fits")
+        path = plot.save(plot.demo_accuracy(paths, title=title),
+                         f"{args.out}/demo_accuracy")
         print(f"figure: {path}")
     _args.check_converged(fits, "exact fit")
     return 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 
 from labelavg.cli import _args
@@ -25,7 +26,7 @@ EXAMPLES = """examples:
 
 #: Parameter → (option, type of its values, default).
 PARAMETERS = {"eta": ("--eta", float, "0:0.75:31"), "rounds": ("--rounds", int, "1:12"),
-              "lam": ("--lam", float, "2e-4"), "c": ("--c", float, "0.4"),
+              "lam": ("--lam", float, repr(_args.LAM)), "c": ("--c", float, "0.4"),
               "d": ("--d", float, "0.1"), "n_classes": ("--n-classes", int, "4"),
               "n_per_class": ("--n-per-class", float, "100")}
 
@@ -42,15 +43,20 @@ def add_parser(sub):
                    help="order of the two axes (x, y), e.g. 'eta rounds'; default: "
                         "the swept parameters in the order eta, rounds, lam, c, d, "
                         "n_classes, n_per_class")
-    symbols = {"eta": "noise rate η", "rounds": "fits t (t = 1 teacher)",
+    symbols = {"eta": "noise rate η", "rounds": "fits t = 1..ROUNDS, t = 1 the teacher, "
+                                                 "read at t = ROUNDS; a list or range "
+                                                 "(1:12) makes t an axis",
                "lam": "ridge λ", "c": "within-class correlation c",
                "d": "across-class correlation d", "n_classes": "classes K",
                "n_per_class": "instances per class n"}
     for name, (option, _, default) in PARAMETERS.items():
         p.add_argument(option, dest=name, default=default, metavar="VALUES",
                        help=f"{symbols[name]} (default {default})")
-    p.add_argument("--noise", default="symmetric",
-                   choices=("symmetric", "asymmetric", "pair"), help="noise model")
+    p.add_argument("--noise", default="symmetric", choices=_args.NOISES,
+                   help="noise model (default symmetric); superclass needs "
+                        "--superclass-size")
+    _args.add(p, "superclass_size", help="m: superclass noise flips labels within runs "
+                                         "of m consecutive classes")
     p.add_argument("--method", default="exact", choices=("exact", "linear"),
                    help="softmax fits or the linearised closed form (default exact)")
     p.add_argument("--counts", default="expected", choices=("expected", "exact"),
@@ -60,12 +66,16 @@ def add_parser(sub):
                         "(default 2)")
     p.add_argument("--quantity", default="label_correction",
                    choices=("label_correction", "fresh", "pll_label_correction",
-                            "pll_fresh"), help="value drawn in the phase map")
+                            "pll_fresh"),
+                   help="value drawn in the phase map (default label_correction)")
     p.add_argument("--jobs", type=_args.positive_int, default=1,
                    help="worker processes (default 1)")
     _args.add(p, "precision", "off")
-    p.add_argument("--progress", action="store_true", help="progress bar on stderr")
-    p.add_argument("--out", default="labelavg_phase", help="output folder")
+    p.add_argument("--progress", action="store_true",
+                   help="progress bar on stderr even when it is not a terminal (it is "
+                        "shown on a terminal anyway)")
+    p.add_argument("--out", default="labelavg_phase",
+                   help="output folder (default ./labelavg_phase)")
     p.add_argument("--no-figure", action="store_true", help="write the CSV only")
     p.set_defaults(run=run)
 
@@ -85,12 +95,51 @@ def parse_values(name, text, kind):
 
 def check_args(args, values):
     """Flag relations and the output folder, before any work."""
-    listed = lambda name: values[name] if isinstance(values[name], list) else [values[name]]
-    for c in listed("c"):
-        for d in listed("d"):
-            _args.check_block(c, d)
+    check_axes(values, args.axes)
+    check_grid_block(values)
+    _args.check_noise(args.noise, args.superclass_size)
+    for k in _listed(values, "n_classes"):
+        _args.check_superclass_size(args.superclass_size, k)
     _args.check_grid_pll_topk(args.pll_topk, values["n_classes"])
     _args.check_out_dir(args.out)
+    check_size(values, [name for name in values if name != "rounds"])
+
+
+def _listed(values, name):
+    return values[name] if isinstance(values[name], list) else [values[name]]
+
+
+def check_grid_block(values):
+    """d < c at every grid point (``values``: parsed flags, lists or scalars)."""
+    _args.check_block(min(_listed(values, "c")), max(_listed(values, "d")))
+
+
+def check_size(values, grid_names, n_noises=1):
+    """Memory and time of the reduced solver over the grid, before any work."""
+    from labelavg.sweep import BATCH_SIZE
+
+    points = n_noises
+    for name in grid_names:
+        points *= len(_listed(values, name))
+    return _args.check_block_solver(_listed(values, "n_classes"), max(_listed(values, "rounds")),
+                                    batch=min(points, BATCH_SIZE), points=points)
+
+
+def check_axes(values, axes=None):
+    """Exactly two flags are lists (the axes), each of distinct values; ValueError naming flags."""
+    flag = lambda name: PARAMETERS[name][0]
+    swept = [name for name, value in values.items() if isinstance(value, list)]
+    if len(swept) != 2:
+        got = ", ".join(flag(n) for n in swept) or "none"
+        raise ValueError(f"phase needs exactly two of {', '.join(map(flag, PARAMETERS))} "
+                         f"as lists or ranges (the axes), got {len(swept)}: {got}")
+    for name in swept:
+        if len(set(values[name])) < len(values[name]) or len(values[name]) < 2:
+            raise ValueError(f"argument {flag(name)}: an axis needs two or more distinct "
+                             f"values, got {values[name]}")
+    if axes is not None and sorted(axes) != sorted(swept):
+        raise ValueError(f"argument --axes: {' '.join(axes)} must name the two swept "
+                         f"parameters, {' and '.join(swept)}")
 
 
 def _parse(text, kind):
@@ -143,7 +192,9 @@ def run(args):
     start = time.perf_counter()
     diagram = phase_diagram(**values, noise=args.noise, method=args.method,
                             counts=args.counts, pll_topk=args.pll_topk or None,
-                            axes=args.axes, n_jobs=args.jobs, progress=args.progress,
+                            superclass_size=args.superclass_size,
+                            axes=args.axes, n_jobs=args.jobs,
+                            progress=args.progress or sys.stderr.isatty(),
                             precision=args.precision)
     seconds = time.perf_counter() - start
     csv_path = write_csv(diagram, args.out)
@@ -165,14 +216,18 @@ def write_csv(diagram, out):
     import csv
     from pathlib import Path
 
+    from labelavg._io import atomic_write
+
     path = Path(out) / "phase.csv"
     path.parent.mkdir(parents=True, exist_ok=True)
     rows = diagram.rows()
-    with open(path, "w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
-    return str(path)
+
+    def write(tmp):
+        with open(tmp, "w", newline="") as handle:
+            writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+            writer.writeheader()
+            writer.writerows(rows)
+    return atomic_write(path, write)
 
 
 def write_figures(diagram, quantity, out):

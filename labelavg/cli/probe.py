@@ -23,12 +23,14 @@ EXAMPLES = """examples:
 solution as LogisticRegression(fit_intercept=False, C=1/(N·λ)), N the number
 of training rows (N = 14000 for WordNet: λ = 1e-4 is C ≈ 0.714).
 
-default λ = 1e-4, checked on WordNet/MiniLM (python bench/bench_probe.py
---lam-check; one seed, superclass noise η = 0.5): test accuracy of the clean
+default λ = 1e-4, checked on WordNet/MiniLM (one seed, superclass noise
+η = 0.5; measured in the source repository): test accuracy of the clean
 teacher 68.0 / 75.3 / 76.1% and of the noisy teacher 55.0 / 59.2 / 53.7% at
 λ = 1e-3 / 1e-4 / 1e-5. 1e-4 gives the best noisy teacher (the fair baseline
 for the students) within a point of the best clean one; smaller λ lets the
-teacher fit the noise, larger λ over-smooths every student.
+teacher fit the noise, larger λ over-smooths every student. The block-model
+commands default to λ = 2e-4: a λ's effect depends on the features' scale and
+N, so each set's λ is its own.
 
 superclass noise: classes are clustered by complete linkage of 1 - mean
 class correlation, cut at --cut × the largest merge distance (the paper's 0.8).
@@ -55,8 +57,9 @@ def add_parser(sub):
                    help="shipped feature set used without --features (default "
                         "wordnet_minilm; λ = 1e-4 was checked on it, see below)")
     p.add_argument("--labels", metavar="FILE", help=".npy labels for a .npy feature file")
-    p.add_argument("--noise", choices=("symmetric", "asymmetric", "superclass"),
-                   default="superclass", help="label-noise model (default superclass)")
+    p.add_argument("--noise", choices=_args.NOISES, default="superclass",
+                   help="label-noise model (default superclass: clusters of confusable "
+                        "classes, see --cut)")
     _args.add(p, "eta", [0.5, 0.8], nargs="+", help="corruption rates η (default 0.5 0.8)")
     _args.add(p, "seeds", 3, help="label draws per η (default 3)")
     _args.add(p, "rounds", 5)
@@ -90,6 +93,7 @@ def run(args):
     data = _load(args)
     n, k = data.x_train.shape[0], data.n_classes
     _args.check_pll_topk(args.pll_topk, [k])
+    _check_lam(args.lam, data.x_train)
     corr = class_correlation(data.x_train, data.y_train)
     transitions, note = _transitions(args, noise, k, confusable_classes, data, corr)
     print(f"{_source_name(args)}: N={n} train / {data.x_test.shape[0]} test, "
@@ -118,6 +122,32 @@ def check_args(args):
         raise ValueError("give --features or --dataset, not both")
     if not args.no_figure:
         _args.check_out_dir(args.out)
+    fits = len(args.eta) * args.seeds * (args.rounds + 1)
+    flag = "--seeds" if args.seeds >= args.rounds else "--rounds"
+    _args.check_time(fits * _args.SECONDS_PER_ROUND,
+                     f"argument {flag}: {len(args.eta)} η × {args.seeds} seeds × "
+                     f"{args.rounds + 1} fits", "--seeds, --rounds or --eta")
+
+
+def _check_lam(lam, x):
+    """λ at which the fits still resolve anything in the features' precision.
+
+    N·λ must be finite, and the outputs' largest possible move away from
+    uniform, ‖X‖²_F / (Nλ) (the Gram's trace over Nλ bounds every logit), must
+    exceed the precision ε: otherwise every output is 1/K to rounding.
+    """
+    import numpy as np
+
+    n, info = x.shape[0], np.finfo(x.dtype)
+    hint = "; lower --lam" + (" or add --float64" if x.dtype != np.float64 else "")
+    if not n * lam < float(info.max):
+        raise ValueError(f"argument --lam: N·λ = {n * lam:.3g} overflows {x.dtype} "
+                         f"(largest {float(info.max):.3g}){hint}")
+    scale = float(np.sum(np.square(x, dtype=np.float64))) / (n * lam)
+    if not scale > float(info.eps):
+        raise ValueError(f"argument --lam: at λ = {lam:g} every output is uniform to "
+                         f"{x.dtype} precision (‖X‖²/(Nλ) = {scale:.3g} < ε = "
+                         f"{float(info.eps):.3g}){hint}")
 
 
 def _source_name(args):
@@ -130,12 +160,25 @@ def _load(args):
     from labelavg import datasets
 
     data = datasets.load(args.dataset) if args.features is None else \
-        datasets.load_features(args.features, args.labels)
+        _load_features(datasets, args.features, args.labels)
     if data.x_test is None:
         data = _split(data, args.test_fraction)
     if args.float64:
         data = _astype(data, np.float64)
     return data
+
+
+def _load_features(datasets, features, labels):
+    """:func:`labelavg.datasets.load_features`, its messages naming the flags."""
+    flags = {"path": "argument --features", "labels": "argument --labels"}
+    try:
+        return datasets.load_features(features, labels)
+    except (ValueError, TypeError, FileNotFoundError) as exc:
+        head, sep, rest = str(exc).partition(": ")
+        if not sep or head.split(" (")[0] not in flags:
+            raise
+        name = head.split(" (")[0]
+        raise type(exc)(f"{flags[name]}{head[len(name):]}: {rest}") from None
 
 
 def _split(data, fraction):
@@ -199,6 +242,8 @@ def format_table(sweep):
 
 
 def _figures(args, sweep, corr, class_names):
+    from pathlib import Path
+
     from labelavg import plot
     from labelavg._xp import to_numpy
 
@@ -206,7 +251,9 @@ def _figures(args, sweep, corr, class_names):
     fig = plot.distillation_gain(gains, group_labels=[f"η={e:g}" for e in sweep.etas],
                                  model_labels=list(sweep.models[1:]),
                                  errors=errors if args.seeds > 1 else None,
-                                 title=f"test-accuracy gain over the teacher ({args.noise})")
+                                 title=f"{Path(_source_name(args)).name}: test-accuracy "
+                                       f"gain over the teacher ({args.noise} noise, "
+                                       f"λ={args.lam:g}, {args.seeds} seed(s))")
     yield plot.save(fig, f"{args.out}/probe_gain")
     names = [c.removeprefix("noun.") for c in class_names]
     fig = plot.correlation_heatmap(to_numpy(corr.mean), tick_labels=names,

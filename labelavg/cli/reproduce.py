@@ -33,6 +33,8 @@ import sys
 import time
 from pathlib import Path
 
+from labelavg.cli import _args
+
 NOISES = ("symmetric", "asymmetric", "superclass")
 ETAS = (0.2, 0.5, 0.8)
 ROUNDS = 5
@@ -108,8 +110,7 @@ def run(args):
 
 def _check_args(args):
     out = Path(args.out)
-    if out.exists() and not out.is_dir():
-        raise ValueError(f"--out: {out} exists and is not a folder")
+    _args.check_out_dir(out)
     if args.quick:
         args.seeds = 2 if args.seeds is None else args.seeds
         args.max_train = 1500 if args.max_train is None else args.max_train
@@ -312,12 +313,16 @@ def _gain_rows(result):
 
 
 def _write(out, rows, gains, selection, sets):
+    from functools import partial
+
     import pandas as pd
+
+    from labelavg._io import atomic_write
 
     tables = {"results": pd.DataFrame(rows), "gains": pd.DataFrame(gains),
               "lam_selection": pd.DataFrame(selection), "sets": pd.DataFrame(sets)}
     for key, frame in tables.items():
-        frame.to_csv(out / f"{key}.csv", index=False)
+        atomic_write(out / f"{key}.csv", partial(frame.to_csv, index=False))
     return tables
 
 

@@ -39,14 +39,14 @@ def add_parser(sub):
     _args.add(p, "c", 0.4, help="within-class cosine c (default 0.4)")
     _args.add(p, "d", 0.1, help="across-class cosine d, 0 <= d < c (default 0.1)")
     _args.add(p, "eta", 0.5)
-    _args.add(p, "lam", 2e-4)
+    _args.add(p, "lam", _args.LAM)
     _args.add(p, "rounds", 6)
     p.add_argument("--noise", default="symmetric",
                    choices=("symmetric", "asymmetric", "pair", "superclass"),
                    help="noise model (default symmetric); superclass needs "
                         "--superclass-size")
     p.add_argument("--labels", default="sampled", choices=("sampled", "exact"),
-                   help="draw each label from T, or exact rounded counts n·T (sampled)")
+                   help="draw each label from T, or exact rounded counts n·T (default sampled)")
     _args.add(p, "seeds", 3, help="number of seeds 0..S-1 (default 3)")
     _args.add(p, "superclass_size")
     _args.add(p, "e", help="across-superclass cosine e <= d: hierarchical features "
@@ -54,21 +54,29 @@ def add_parser(sub):
     p.set_defaults(run=run)
 
 
-#: Bytes held per feature entry (train and test features, generation temporaries).
-BYTES_PER_FEATURE = 3 * 8
-#: Bytes per Gram entry of the dual form (Φ = F Fᵀ and the Newton work).
-BYTES_PER_ENTRY = 4 * 8
+#: Flags that set each part of :func:`labelavg.simulate.memory_parts`.
+MEMORY_FLAGS = {"dim": "--dim or --n-per-class", "n_per_class": "--n-per-class",
+                "n_classes": "--n-classes"}
 
 
 def check_args(args):
-    """Flag relations and memory, before any work."""
+    """Flag relations, memory and time, before any work."""
+    from labelavg.simulate import memory_parts
+
     _args.check_block(args.c, args.d, args.e, args.superclass_size)
     _args.check_noise(args.noise, args.superclass_size, args.e)
+    _args.check_superclass_size(args.superclass_size, args.n_classes)
     _args.check_integer_n(args.n_per_class, "simulate draws instances and")
+    if args.n_per_class < 2:
+        raise ValueError(f"argument --n-per-class: simulate needs >= 2, got "
+                         f"{args.n_per_class:g}")
     n_samples = args.n_classes * args.n_per_class
-    dual = n_samples ** 2 if n_samples <= args.dim else 0
-    _args.check_memory(BYTES_PER_FEATURE * n_samples * args.dim + BYTES_PER_ENTRY * dual,
-                       f"simulate at N = {n_samples}, D = {args.dim}")
+    parts = memory_parts(args.n_classes, args.n_per_class, args.dim)
+    flags = MEMORY_FLAGS[max(parts, key=parts.get)]
+    _args.check_memory(sum(parts.values()), f"argument {flags.split()[0]}: simulate at "
+                       f"K = {args.n_classes}, N = {n_samples}, D = {args.dim}", flags)
+    _args.check_block_solver([args.n_classes], args.rounds, points=args.seeds,
+                             points_flag="--seeds")
 
 
 def run(args):

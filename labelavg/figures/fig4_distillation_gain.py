@@ -8,7 +8,7 @@ classes of c's superclass). Exact fits on the features, λ = 1e-3.
 
 Gain = test accuracy of student t (or of the PLL student) − test accuracy of
 the teacher, in percentage points, on held-out instances of the mixture
-(logits (Q − P) F F_testᵀ / (Nλ), :func:`figures.heldout_accuracy`); bars are
+(logits (Q − P) F F_testᵀ / (Nλ), :func:`labelavg.figures.heldout_accuracy`); bars are
 the mean over seeds, error bars one standard deviation.
 """
 
@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from figures import heldout_accuracy
+from labelavg.figures import heldout_accuracy
 from labelavg import noise, plot
 from labelavg.distill import distill
 from labelavg.synthetic import gaussian_mixture

@@ -4,7 +4,7 @@ Hierarchical Gaussian mixture with K = 8 classes in superclasses of m = 4
 (c = 0.4, d = 0.25, e = 0.05, D = 128, n = 100 per class), superclass noise
 drawn per instance, λ = 1e-3, exact fits. Gain = test accuracy of the PLL
 student trained on the teacher's top-k classes − teacher test accuracy, in
-percentage points, on held-out instances (:func:`figures.heldout_accuracy`);
+percentage points, on held-out instances (:func:`labelavg.figures.heldout_accuracy`);
 mean ± std over seeds.
 """
 
@@ -12,8 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
-from figures import heldout_accuracy
-from figures.fig4_distillation_gain import LAM, superclass_data
+from labelavg.figures import heldout_accuracy
+from labelavg.figures.fig4_distillation_gain import LAM, superclass_data
 from labelavg import noise, plot
 from labelavg.distill import distill
 
