@@ -79,6 +79,9 @@ def solve_mp(class_gram, counts, n_lam, self_coef, rounds, digits, pll_topk=None
         any round (raised until that scale is resolved).
     """
     work = digits
+    if starts is not None:       # the float duals' scale: a first guess of the digits needed
+        smallest = min(float(np.abs(s).max()) for s in starts)
+        work += math.ceil(-math.log10(smallest)) + 5 if 0 < smallest < 1 else 0
     for _ in range(12):
         path = _solve_at(class_gram, counts, n_lam, self_coef, rounds, digits, work,
                          pll_topk, ties, starts)
