@@ -113,7 +113,7 @@ def _span(values):
 
 
 def phase_diagram(*, eta, rounds, lam, c, d, n_classes, n_per_class, noise="symmetric",
-                  method="exact", counts="expected", pll_topk=2, axes=None, n_jobs=1,
+                  method="exact", counts="expected", pll_topk="auto", axes=None, n_jobs=1,
                   progress=None, superclass_size=None, precision=None):
     """Label-correction and fresh-instance accuracy over a grid of two parameters.
 
@@ -145,8 +145,9 @@ def phase_diagram(*, eta, rounds, lam, c, d, n_classes, n_per_class, noise="symm
         Group counts n·T (fractional, the population histogram of Result 3)
         or their largest-remainder integer rounding
         (:func:`labelavg.noise.exact_counts`).
-    pll_topk : int or None
-        k of the PLL student's top-k targets, 1 ≤ k ≤ K − 1; None skips it.
+    pll_topk : "auto", int or None
+        k of the PLL student's top-k targets, 1 ≤ k ≤ K − 1; ``"auto"`` is
+        min(2, K − 1) at each K; None skips it.
     axes : pair of str, optional
         Order of the two axes; default the order of :data:`AXES`.
     n_jobs : int

@@ -43,7 +43,7 @@ BATCH_SIZE = 2048
 
 
 def sweep(*, n_classes=4, n_per_class=100, c=0.4, d=0.1, lam, eta, noise="symmetric",
-          rounds=10, method="exact", pll_topk=2, counts="expected", client=None,
+          rounds=10, method="exact", pll_topk="auto", counts="expected", client=None,
           batch_size=None, progress=False, tol=1e-10, superclass_size=None,
           precision=None):
     """Accuracies of self-distillation over a Cartesian grid of block-model points.
@@ -71,8 +71,9 @@ def sweep(*, n_classes=4, n_per_class=100, c=0.4, d=0.1, lam, eta, noise="symmet
         largest).
     method : {"exact", "linear"}
         Softmax fits or the linearised closed form (Result 1).
-    pll_topk : int or None
-        k of the PLL student (Result 4); NaN PLL columns where k ≥ K, or None.
+    pll_topk : "auto", int or None
+        k of the PLL student (Result 4); ``"auto"`` is min(2, K − 1) at each K
+        (top-1 at K = 2); NaN PLL columns where k ≥ K, or None.
     counts : {"expected", "exact"}
         Group counts n·T or their integer rounding (:func:`labelavg.noise.count_matrix`).
     client : dask.distributed.Client, optional
@@ -127,7 +128,7 @@ def sweep(*, n_classes=4, n_per_class=100, c=0.4, d=0.1, lam, eta, noise="symmet
                       eta=eta, noise=noise), counts, superclass_size)
     report = _report_rounds(rounds)
     _checks.choice("method", method, {"exact", "linear"})
-    if pll_topk is not None:
+    if pll_topk not in (None, "auto"):
         _checks.integer_at_least("pll_topk", pll_topk, 1)
     if batch_size is not None:
         batch_size = _checks.integer_at_least("batch_size", batch_size, 1)
@@ -295,8 +296,7 @@ def _solve_task(task):
     batch = _Batch(np.stack([m.reshape(-1) for m in mats]),
                    d[:, None, None] + (c - d)[:, None, None] * eye,
                    1.0 - c, k * n * lam)
-    topk = task["pll_topk"] if task["pll_topk"] is not None and task["pll_topk"] < k \
-        else None
+    topk = _topk(task["pll_topk"], k)
     rounds = task["rounds"]
     res = _solve_batch(batch, rounds, task["method"], topk, "split", task["tol"])
     bits = np.zeros(len(points), int)
@@ -319,6 +319,13 @@ def _solve_task(task):
                        else res.pll.undecided[:, 0]),
         t_star=np.array([_t_star(k, p, m, rounds) for p, m in zip(points, mats)]),
         converged=res.path.converged.all(axis=1), bits=bits)
+
+
+def _topk(pll_topk, k):
+    """k of the PLL targets at K = ``k``: ``"auto"`` is min(2, K − 1); a k ≥ K skips the student."""
+    if pll_topk == "auto":
+        return min(2, k - 1)
+    return pll_topk if pll_topk is not None and pll_topk < k else None
 
 
 def _counts(k, point, counts, superclass_size=None):

@@ -175,3 +175,23 @@ def test_probe_huge_lambda_is_refused_without_numpy_warnings(capsys):
                                  "--seeds", "1", "--rounds", "2", "--eta", "0.5",
                                  "--no-figure", *extra])
         assert "--lam" in err and "overflow" not in err.split("error:")[0]
+
+
+@pytest.mark.parametrize("command", [
+    ["check", "--n-classes", "2", "--rounds", "2"],
+    ["sweep", "--n-classes", "2", "--rounds", "2"],
+])
+def test_two_classes_run_with_the_default_pll_topk(command, tmp_path, capsys):
+    """--pll-topk defaults to auto = min(2, K − 1): K = 2 runs without the flag."""
+    from labelavg.cli import main
+
+    extra = ["--out", str(tmp_path / "s.csv")] if command[0] == "sweep" else []
+    assert main(command + extra) == 0
+
+
+def test_library_sweep_judges_the_pll_student_at_two_classes():
+    """sweep's default pll_topk is auto: at K = 2 the top-1 student is solved, not skipped."""
+    import labelavg as la
+
+    table = la.sweep(n_classes=2, lam=1e-3, eta=0.2, rounds=1)
+    assert table["pll_label_correction"].notna().all()

@@ -55,6 +55,11 @@ def positive_int(text):
     return _integer(text, 1)
 
 
+def topk(text):
+    """``auto`` (min(2, K − 1) for each K) or an integer k >= 0 (0 skips the PLL student)."""
+    return "auto" if text == "auto" else _integer(text, 0)
+
+
 def per_class(text):
     """n: a number >= 1; an int when integral, else a float (reduced solver only).
 
@@ -134,8 +139,8 @@ FLAGS = {
     "rounds": ("--rounds", positive_int, "fits t = 1..ROUNDS, t = 1 the teacher "
                                          "(default {default})"),
     "seeds": ("--seeds", positive_int, "number of seeds (default {default})"),
-    "pll_topk": ("--pll-topk", positive_int, "k of the PLL targets, 1 <= k < K "
-                                             "(default {default})"),
+    "pll_topk": ("--pll-topk", topk, "k of the PLL targets, 1 <= k < K; auto = min(2, K-1), "
+                                     "0 skips the PLL student (default {default})"),
     "precision": ("--precision", precision,
                   "rigorous certificate of the verdicts float64 cannot decide "
                   "(python-flint ball arithmetic): auto (raise the working precision "
@@ -189,7 +194,9 @@ def check_superclass_size(m, n_classes):
 
 
 def check_pll_topk(k, n_classes):
-    """1 <= k <= K − 1 for every K in ``n_classes``."""
+    """1 <= k <= K − 1 for every K in ``n_classes`` (``auto`` and 0 always pass)."""
+    if k in ("auto", 0):
+        return
     for K in n_classes:
         if k > K - 1:
             raise ValueError(f"argument --pll-topk: must be in 1..K-1 = 1..{K - 1} "
@@ -199,7 +206,7 @@ def check_pll_topk(k, n_classes):
 def check_grid_pll_topk(k, n_classes):
     """``--pll-topk`` over a grid (``phase``, ``sweep``): k = 0 skips the PLL
     student, and so do K = 2 points; every other K needs k < K."""
-    if k:
+    if k not in ("auto", 0):
         values = n_classes if isinstance(n_classes, list) else [n_classes]
         check_pll_topk(k, [K for K in values if K > 2])
 

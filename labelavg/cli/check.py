@@ -54,7 +54,7 @@ def add_parser(sub):
                    type=_args.positive_int, default=50,
                    help="fits t = 1..ROUNDS searched for the least all-right round "
                         "(default 50; --max-rounds is the old name)")
-    _args.add(p, "pll_topk", 2)
+    _args.add(p, "pll_topk", "auto")
     _args.add(p, "precision", "auto")
     p.add_argument("--json", action="store_true",
                    help="print the Verdict fields as JSON instead of a table")
@@ -66,6 +66,9 @@ def check_args(args):
     _args.check_block(args.c, args.d, args.e, args.superclass_size)
     _args.check_noise(args.noise, args.superclass_size, args.e)
     _args.check_superclass_size(args.superclass_size, args.n_classes)
+    if args.pll_topk == 0:
+        raise ValueError("argument --pll-topk: check judges the PLL student (Result 4); "
+                         "give auto or k >= 1, not 0")
     _args.check_pll_topk(args.pll_topk, [args.n_classes])
     scans = 2 if args.e is not None else 1      # the hierarchical scan runs two solvers
     return _args.check_block_solver([args.n_classes], args.max_rounds, points=scans,

@@ -61,9 +61,7 @@ def add_parser(sub):
                    help="softmax fits or the linearised closed form (default exact)")
     p.add_argument("--counts", default="expected", choices=("expected", "exact"),
                    help="group counts n·T or their integer rounding (default expected)")
-    p.add_argument("--pll-topk", type=_args.nonnegative_int, default=2,
-                   help="k of the PLL student's top-k targets, k < K; 0 skips it "
-                        "(default 2)")
+    _args.add(p, "pll_topk", "auto")
     p.add_argument("--quantity", default="label_correction",
                    choices=("label_correction", "fresh", "pll_label_correction",
                             "pll_fresh"),

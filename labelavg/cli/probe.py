@@ -65,7 +65,7 @@ def add_parser(sub):
     _args.add(p, "rounds", 5)
     _args.add(p, "lam", DEFAULT_LAM,
               help=f"ridge λ (default {DEFAULT_LAM:g}); scikit-learn C = 1/(N·λ)")
-    _args.add(p, "pll_topk", 2)
+    _args.add(p, "pll_topk", "auto")
     p.add_argument("--cut", type=_args.positive, default=0.95,
                    help="superclass dendrogram cut, × largest merge distance (default 0.95)")
     p.add_argument("--method", choices=("exact", "linear"), default="exact",
@@ -99,7 +99,8 @@ def run(args):
     print(f"{_source_name(args)}: N={n} train / {data.x_test.shape[0]} test, "
           f"D={data.n_features}, K={k}, {data.x_train.dtype}; λ={args.lam:g} "
           f"(C={1 / (n * args.lam):.4g}), {args.noise} noise{note}")
-    est = SelfDistillation(args.lam, args.rounds, pll_topk=args.pll_topk, method=args.method)
+    est = SelfDistillation(args.lam, args.rounds, pll_topk=args.pll_topk or None,
+                           method=args.method)
     start = time.perf_counter()
     records = []
     sweep = noise_sweep(data, transitions, est, seeds=range(args.seeds),

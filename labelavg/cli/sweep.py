@@ -48,8 +48,7 @@ def add_parser(sub):
                    help="softmax fits or the linearised closed form (default exact)")
     p.add_argument("--counts", default="expected", choices=("expected", "exact"),
                    help="group counts n·T or their integer rounding (default expected)")
-    p.add_argument("--pll-topk", type=_args.nonnegative_int, default=2,
-                   help="k of the PLL student's top-k targets; 0 skips it (default 2)")
+    _args.add(p, "pll_topk", "auto")
     p.add_argument("--scheduler", default=None,
                    help="address of a dask.distributed scheduler to solve on")
     _args.add(p, "precision", "off")
