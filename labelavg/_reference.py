@@ -127,17 +127,26 @@ class _Problem:
         return jac
 
     def newton(self, targets, b, digits, max_iter):
+        """Damped Newton: a step is halved until max |r| decreases (at most 40 times)."""
         mpmath = self.mpmath
         scale = max(abs(x) for x in targets.ravel())
         goal = mpmath.mpf(10) ** (8 - digits) * scale
+        dev = self.deviation(b)
+        resid = dev - targets + b
+        rmax = max(abs(x) for x in resid.ravel())
         for _ in range(max_iter):
-            dev = self.deviation(b)
-            resid = dev - targets + b
-            rmax = max(abs(x) for x in resid.ravel())
             if rmax <= goal:
                 return b, dev, float(rmax), True
-            unit = mpmath.mpf(rmax)
-            rhs = np.asarray(resid / unit, dtype=float).reshape(-1)
-            step = np.linalg.solve(self.jacobian(dev), rhs).reshape(b.shape)
-            b = b - np.vectorize(mpmath.mpf, otypes=[object])(step) * unit
-        return b, dev, float(rmax), False
+            rhs = np.asarray(resid / rmax, dtype=float).reshape(-1)
+            step = np.vectorize(mpmath.mpf, otypes=[object])(
+                np.linalg.solve(self.jacobian(dev), rhs).reshape(b.shape)) * rmax
+            for _ in range(40):
+                trial = b - step
+                trial_dev = self.deviation(trial)
+                trial_resid = trial_dev - targets + trial
+                trial_max = max(abs(x) for x in trial_resid.ravel())
+                if trial_max < rmax:
+                    break
+                step = step / 2
+            b, dev, resid, rmax = trial, trial_dev, trial_resid, trial_max
+        return b, dev, float(rmax), rmax <= goal

@@ -414,10 +414,11 @@ class BlockModel:
         Outputs are carried as deviations Y − 1/K (computed from the logits
         with expm1) and each round is trained on the previous deviations, so
         margins keep their relative precision however close to uniform the
-        outputs get. Each round's error is estimated from the Newton step the
-        solver would still take, plus rounding, and propagated to the next
-        round through the contraction factor of the fit; a margin within
-        twice its bound is *undecided* (verdict 0, NaN accuracy, and a
+        outputs get. Each round carries a bound on every deviation entry,
+        proven from its final residual, the strict convexity of the fit and
+        float64 rounding, and propagated filter by filter to the next round
+        (theory/THEORY.md, "The float64 error bound"); a margin within twice
+        the bound is *undecided* (verdict 0, NaN accuracy, and a
         RuntimeWarning), never counted as wrong.
 
         The same stacked solver serves many parameter points at once
@@ -1003,14 +1004,16 @@ class BlockSolution:
         Y⁽ᵗ⁾ − 1/K, carried by the solver with relative precision (``probs``
         is 1/K + this and loses it as outputs approach uniform).
     error : ndarray (rounds,)
-        Estimated bound on every entry of ``deviations[t-1]``, propagated
-        through the rounds (see Notes of :meth:`BlockModel.solve`).
+        Bound on every entry of ``deviations[t-1]`` against the exact rounds
+        (exact method: proven from each round's final residual and float64
+        rounding, theory/THEORY.md "The float64 error bound"; linear method:
+        a rounding estimate).
     n_iter, residual, converged : ndarray (rounds,)
         Newton steps, final ``max|Nλ A − (Q − P)|`` and its ``<= tol · max|Q − 1/K|``
         flag per round (0, 0, True for the linear method).
     verdicts : ndarray (rounds, G) of int8
         Per group: 1 right (the true class's deviation beats every other by
-        more than twice the error bound), −1 wrong, 0 **undecided** (float64
+        more than twice ``error``), −1 wrong, 0 **undecided** (float64
         cannot sign the margin; an exact tie is undecided too), −2 a tie
         certified at ``precision`` digits (not right).
     accuracy : tuple of Accuracy
