@@ -59,6 +59,7 @@ TESTS = {
               "tests/test_pinned_solver.py"],
     "_mp": ["tests/test_certificate.py", "tests/test_block.py", "tests/test_pinned_solver.py"],
     "_certify": ["tests/test_certify.py", "tests/test_block.py", "tests/test_theorems.py"],
+    "_bound": ["tests/test_bound.py", "tests/test_block.py"],
 }
 
 #: Slow end-to-end tests left out of the per-mutant runs (the full suite runs them).
@@ -110,8 +111,8 @@ MUTANTS = [
     # -- distill ------------------------------------------------------------
     M("distill.py", "targets, init = result.probs, result.coef", "targets, init = onehot, result.coef",
       "every round refits the given labels"),
-    M("distill.py", "q_pll = pll_targets(fits[0].probs, pll_topk, ties, tie_tol=_fit_error(fits[0]))",
-      "q_pll = pll_targets(fits[-1].probs, pll_topk, ties, tie_tol=_fit_error(fits[-1]))",
+    M("distill.py", "q_pll = pll_targets(fits[0].probs, pll_topk, ties, tie_tol=errors[0])",
+      "q_pll = pll_targets(fits[-1].probs, pll_topk, ties, tie_tol=errors[-1])",
       "PLL from the last round"),
     M("distill.py", "coords = (targets - 1.0 / n_classes) @ spectrum.evecs",
       "coords = targets @ spectrum.evecs", "linear path not centred at u"),
@@ -151,6 +152,11 @@ MUTANTS = [
       "linear fresh probs"),
     M("block.py", "w = weights * mask", "w = (weights > 0) * mask",
       "accuracy not count-weighted (mean over groups)"),
+    M("_bound.py", "volume = _SLACK * (_energy(batch, r) + _energy_abs(batch, err_in)) + state.energy",
+      "volume = _SLACK * (_energy(batch, r) + _energy_abs(batch, err_in))",
+      "error bound not propagated over rounds"),
+    M("_bound.py", "err_in = (rho_r + state.rho) * present", "err_in = 0 * present",
+      "error bound without rounding"),
     M("block.py", "_SAFETY * path.error[..., None])", "0 * path.error[..., None])",
       "training verdicts ignore the error bound"),
     # -- _certify (the rigorous certificate) -----------------------------------

@@ -36,7 +36,7 @@ from typing import Any
 
 import numpy as np
 
-from . import _checks
+from . import _bound, _checks
 from .distill import Accuracy, judge_predictions, pll_targets
 from .fixed_point import _softmax
 from .gram import block_gram, hierarchical_gram
@@ -422,10 +422,11 @@ class BlockModel:
         Outputs are carried as deviations Y − 1/K (computed from the logits
         with expm1) and each round is trained on the previous deviations, so
         margins keep their relative precision however close to uniform the
-        outputs get. Each round's error is estimated from the Newton step the
-        solver would still take, plus rounding, and propagated to the next
-        round through the contraction factor of the fit; a margin within
-        twice its bound is *undecided* (verdict 0, NaN accuracy, and a
+        outputs get. Each round carries a bound on every deviation entry,
+        proven from its final residual, the strict convexity of the fit and
+        float64 rounding, and propagated filter by filter to the next round
+        (theory/THEORY.md, "The float64 error bound"); a margin within twice
+        the bound is *undecided* (verdict 0, NaN accuracy, and a
         RuntimeWarning), never counted as wrong.
 
         The same stacked solver serves many parameter points at once
@@ -544,9 +545,10 @@ def _group_counts(model, transition, counts):
 
 _EPS = np.finfo(float).eps
 
-#: Safety factor between the propagated error estimate of the deviations and
-#: the bound a margin must beat to be decided (see :func:`_run_rounds`).
-_SAFETY = 4.0
+#: Factor between the error bound of the deviations and the one a margin is
+#: judged against: 1, since the bound is proven (theory/THEORY.md, "The float64
+#: error bound"), rounding included.
+_SAFETY = 1.0
 
 
 @dataclass(frozen=True)
@@ -777,7 +779,7 @@ class _Fit:
     n_iter: np.ndarray      # (P,)
     residual: np.ndarray    # (P,) max |B − (Q − P)|
     converged: np.ndarray   # (P,)
-    step_error: np.ndarray  # (P,) size of the Newton step not taken (error estimate)
+    resid: np.ndarray       # (P, K, G) final P − Q + B (zero for the linear method)
 
 
 def _fit_exact(batch, eps, start, tol, max_iter):
@@ -786,13 +788,8 @@ def _fit_exact(batch, eps, start, tol, max_iter):
     A point stops when max|r| ≤ tol · max|ε|, r = P − Q + B: the tolerance is
     relative to the targets' deviation from uniform, whose scale the solution
     shares, so a round far into the near-uniform regime is solved as
-    precisely as the teacher.
-
-    Error estimate of a finished point: after a step Δ that cut the residual
-    by q = |r_new| / |r_old| < 1/2, the remaining error is about
-    |Δ| q / (1 − q) (the step still to take, from the observed contraction);
-    otherwise (no step taken, or slow contraction) the next Newton step is
-    computed and its size is the estimate.
+    precisely as the teacher. The final residual r (P, K, G) is returned: the
+    error bound of :mod:`labelavg._bound` starts from it.
     """
     size = batch.size
     b = start.copy()
@@ -800,37 +797,26 @@ def _fit_exact(batch, eps, start, tol, max_iter):
     dev = _deviation(y)
     scale = np.abs(eps).max(axis=(1, 2))
     n_iter, residual = np.zeros(size, int), np.zeros(size)
-    converged, step_error = np.zeros(size, bool), np.zeros(size)
-    last_step, last_resid = np.zeros(size), np.full(size, np.inf)
+    converged, final = np.zeros(size, bool), np.zeros_like(eps)
     active = np.arange(size)
     mask = batch.present[:, None, :]
     for it in range(max_iter + 1):
         resid = (dev[active] - eps[active] + b[active]) * mask[active]
         rmax = np.abs(resid).max(axis=(1, 2))
         done = (rmax <= tol * scale[active]) | (it == max_iter)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            q = rmax / last_resid[active]
-        cheap = done & (q < 0.5)
-        need = ~cheap
-        sub = batch.take(active[need])
-        delta = _direction(sub, dev[active[need]] + 1.0 / batch.n_classes, resid[need])
         finished = active[done]
-        residual[finished] = rmax[done]
+        residual[finished], final[finished] = rmax[done], resid[done]
         converged[finished] = rmax[done] <= tol * scale[finished]
-        step_error[active[cheap]] = last_step[active[cheap]] * q[cheap] / (1 - q[cheap])
-        slow = done[need]
-        step_error[active[need][slow]] = np.abs(delta[slow]).max(axis=(1, 2))
-        go = ~slow
-        active, delta, resid = active[need][go], delta[go], resid[need][go]
+        active, resid = active[~done], resid[~done]
         if not active.size:
             break
-        b[active], value[active], y_new, taken = _line_search(
-            sub.take(go), eps[active], b[active], value[active], delta, resid)
+        sub = batch.take(active)
+        delta = _direction(sub, dev[active] + 1.0 / batch.n_classes, resid)
+        b[active], value[active], y_new, _ = _line_search(
+            sub, eps[active], b[active], value[active], delta, resid)
         dev[active] = _deviation(y_new)
-        last_step[active] = taken * np.abs(delta).max(axis=(1, 2))
-        last_resid[active] = np.abs(resid).max(axis=(1, 2))
         n_iter[active] += 1
-    return _Fit(dev, eps - dev, n_iter, residual, converged, step_error)
+    return _Fit(dev, eps - dev, n_iter, residual, converged, final)
 
 
 def _linear_operator(batch):
@@ -846,7 +832,8 @@ def _linear_operator(batch):
 def _fit_linear(eps, op):
     dev = eps @ op
     zeros = np.zeros(eps.shape[0])
-    return _Fit(dev, eps - dev, zeros.astype(int), zeros, np.ones(eps.shape[0], bool), zeros)
+    return _Fit(dev, eps - dev, zeros.astype(int), zeros, np.ones(eps.shape[0], bool),
+                np.zeros_like(dev))
 
 
 @dataclass(frozen=True)
@@ -865,17 +852,15 @@ class _Path:
 def _run_rounds(batch, eps, eps_error, rounds, method, tol, max_iter):
     """Fits t = 1..rounds, each trained on the previous outputs as deviations.
 
-    Error estimate: E_t = γ_t E_{t−1} + local_t, where local_t is twice the
-    size of the Newton step the solver would still take (first-order error of
-    the round's own solve) plus rounding, and γ_t = μ h / (μ h + Nλ) bounds how
-    much an error in the targets moves the outputs (μ the Gram map's largest
-    eigenvalue, h ≥ the largest eigenvalue of the softmax Jacobians; at
-    uniform outputs γ = ψ of Result 2). Margins are judged against
-    ``_SAFETY`` · E_t.
+    Error bound (exact method): :func:`labelavg._bound.round_bound`, a bound on
+    every deviation entry against the exact chain of fixed points, from each
+    round's final residual, the strict convexity of the fit and float64
+    rounding (theory/THEORY.md, "The float64 error bound"). Linear method:
+    E_t = ψ E_{t−1} + rounding of the closed form's product.
     """
-    k = batch.n_classes
-    mu = batch.top_eigenvalue()
     op = _linear_operator(batch) if method == "linear" else None
+    geo = _bound.Geometry.of(batch) if op is None else None
+    state = _bound.State.start(batch.size, batch.weights.shape[1], eps_error)
     start = np.zeros_like(eps)
     out = {name: [] for name in _Path.__dataclass_fields__}
     for _ in range(rounds):
@@ -883,22 +868,34 @@ def _run_rounds(batch, eps, eps_error, rounds, method, tol, max_iter):
                else _fit_exact(batch, eps, start, tol, max_iter))
         mask = batch.present[:, None, :]
         dev = fit.deviation * mask
-        top = (np.abs(dev).max(axis=(1, 2)) + 1.0 / k)
-        h = 1.0 / k if op is not None else np.minimum(top, 1.0)
-        gain = mu * h / (mu * h + batch.n_lam)
-        size = np.abs(dev).max(axis=(1, 2))
-        logit_size = np.abs(batch.logits(np.abs(fit.dual * mask))).max(axis=(1, 2))
-        local = 2 * fit.step_error + 8 * _EPS * (k * size + top * logit_size)
-        error = gain * eps_error + local
+        if op is None:
+            error, state = _bound.round_bound(batch, geo, state, eps * mask, dev, fit.resid)
+        else:
+            error = _linear_error(batch, dev, fit.dual * mask, eps_error)
         for name, value in (("targets", eps), ("deviation", dev), ("error", error),
                             ("target_error", eps_error), ("n_iter", fit.n_iter),
                             ("residual", fit.residual), ("converged", fit.converged)):
             out[name].append(value)
+        size = np.abs(dev).max(axis=(1, 2))
         old = np.abs(eps).max(axis=(1, 2))
         ratio = np.divide(size, old, out=np.zeros_like(size), where=old > 0)
         start = fit.dual * mask * ratio[:, None, None]
         eps, eps_error = dev, error
     return _Path(**{name: np.stack(vals, axis=1) for name, vals in out.items()})
+
+
+def _linear_error(batch, dev, dual, eps_error):
+    """Estimate E_t = ψ E_{t−1} + 4 · rounding, ψ = (μ/K) / (μ/K + Nλ), μ the top eigenvalue.
+
+    The linear closed form has no solver error, only the rounding of its
+    product; this is an estimate with a safety factor of 4, not a theorem.
+    """
+    k = batch.n_classes
+    mu = batch.top_eigenvalue() / k
+    size = np.abs(dev).max(axis=(1, 2))
+    logit_size = np.abs(batch.logits(np.abs(dual))).max(axis=(1, 2))
+    local = 32 * _EPS * (k * size + (size + 1.0 / k) * logit_size)
+    return mu / (mu + batch.n_lam) * eps_error + local
 
 
 def _judge_path(batch, path):
@@ -1040,8 +1037,10 @@ class BlockSolution:
         Y⁽ᵗ⁾ − 1/K, carried by the solver with relative precision (``probs``
         is 1/K + this and loses it as outputs approach uniform).
     error : ndarray (rounds,)
-        Estimated bound on every entry of ``deviations[t-1]``, propagated
-        through the rounds (see Notes of :meth:`BlockModel.solve`).
+        Bound on every entry of ``deviations[t-1]`` against the exact rounds
+        (exact method: proven from each round's final residual and float64
+        rounding, theory/THEORY.md "The float64 error bound"; linear method:
+        a rounding estimate).
     n_iter, residual, converged : ndarray (rounds,)
         Newton steps, final ``max|Nλ A − (Q − P)|`` and its ``<= tol · max|Q − 1/K|``
         flag per round (0, 0, True for the linear method).

@@ -16,11 +16,13 @@ from __future__ import annotations
 import math
 import warnings
 from dataclasses import dataclass, replace
+from typing import Any
 
 import numpy as np
 
 from . import _checks
-from .fixed_point import _Dual, _Primal, _newton, warn_unconverged
+from ._xp import to_numpy
+from .fixed_point import _Dual, _Primal, _newton, _vdot, warn_unconverged
 from .gram import Spectrum, round_filter, spectrum
 
 __all__ = ["Accuracy", "DistillPath", "distill", "linear_path", "pll_targets",
@@ -205,27 +207,77 @@ def _distill_exact(source, onehot, lam, rounds, pll_topk, ties, true, tol, max_i
     def fit(targets, init):
         return _newton(replace(problem, targets=targets), init, tol, max_iter)
 
-    fits, targets, init = [], onehot, None
+    fits, errors, targets, init, carry = [], [], onehot, None, _ChainError.start()
     for _ in range(rounds):
         result = fit(targets, init)
+        error, carry = carry.next(replace(problem, targets=targets), result)
         fits.append(result)
+        errors.append(error)
         targets, init = result.probs, result.coef
     probs = np.stack([f.probs for f in fits])
     q_pll = pll_probs = None
     if pll_topk is not None:
-        q_pll = pll_targets(fits[0].probs, pll_topk, ties, tie_tol=_fit_error(fits[0]))
-        fits.append(fit(q_pll, fits[0].coef))
-        pll_probs = fits[-1].probs
+        q_pll = pll_targets(fits[0].probs, pll_topk, ties, tie_tol=errors[0])
+        pll_fit = fit(q_pll, fits[0].coef)
+        errors.append(_ChainError.start().next(replace(problem, targets=q_pll), pll_fit)[0])
+        fits.append(pll_fit)
+        pll_probs = pll_fit.probs
     warn_unconverged(fits, tol, "distill")
-    return _path(probs, q_pll, pll_probs, "exact", problem.lam, tuple(fits), onehot, true)
+    return _path(probs, q_pll, pll_probs, "exact", problem.lam, tuple(fits), onehot, true,
+                 errors)
 
 
-def _fit_error(fit):
-    """Error bound of a fit's probabilities: 10× its residual, at least rounding.
+@dataclass(frozen=True)
+class _ChainError:
+    """Error bound of the rounds' outputs against the exact chain of fixed points.
 
-    The residual is relative to outputs of size O(1) (:func:`labelavg.fit_probs`).
+    theory/THEORY.md, "The float64 error bound" (general Gram matrix): with
+    g_t the gradient norm ‖∇f_t(W_t)‖ of round t's computed solution (its
+    final residual, unscaled) and ρ the rounding of the stored outputs,
+    γ_t = g_t + ‖(ρ_t + ρ_{t−1}) F‖/N + u_{t−1} bounds the round's gradient
+    against the exact targets plus the propagated error, and
+    u_t = x/(1 + x) γ_t with x = h tr Φ / (Nλ) the part carried to round t + 1.
+    By λ-strong convexity |δz_i| ≤ sqrt(Φ_ii) γ_t / λ, and every output of
+    instance i is within ρ_i + h_i |δz_i| of the exact one.
     """
-    return np.maximum(10.0 * fit.residual, rounding_error(fit.probs))
+
+    carried: float   # u_{t−1}
+    rho: Any         # (N,) rounding of the previous outputs (the targets), or 0
+
+    @classmethod
+    def start(cls):
+        return cls(0.0, 0.0)
+
+    def next(self, problem, fit):
+        """Per-instance bound (N,) of this fit's outputs, and the state for the next round."""
+        xp, n = problem.xp, problem.targets.shape[1]
+        probs = np.asarray(to_numpy(fit.probs), dtype=float)
+        eps = float(np.finfo(to_numpy(fit.probs).dtype).eps)
+        logit_norms, diag_root, terms = _logit_geometry(problem)
+        trace = float(np.sum(diag_root ** 2))
+        coef_norm = math.sqrt(_vdot(xp, fit.coef, fit.coef))
+        rho = 0.5 * terms * eps * coef_norm * logit_norms + 4 * (probs.shape[0] + 2) * eps
+        state = problem.evaluate(fit.coef, problem.logits(fit.coef))
+        grad = math.sqrt(max(-_vdot(xp, state.descent, state.grad), 0.0))
+        # rounding of the gradient's own evaluation (dot products of length N or D)
+        grad += terms * eps * (math.sqrt(_vdot(xp, state.descent, state.descent))
+                               * math.sqrt(trace) + grad)
+        k = probs.shape[0]
+        noise = (np.linalg.norm(rho) + np.linalg.norm(self.rho)) * math.sqrt(k * trace) / n
+        gamma = (1 + 1e-6) * (grad + noise) + self.carried
+        zeta = diag_root * gamma / problem.lam
+        h = np.minimum(0.5, probs.max(axis=0) * np.exp(np.minimum(2 * zeta, 700.0)))
+        x = float(h.max()) * trace / (n * problem.lam)
+        return (1 + 1e-6) * (rho + h * zeta), _ChainError(x / (1 + x) * gamma, rho)
+
+
+def _logit_geometry(problem):
+    """(‖x_i‖ of the logits' dot products, sqrt(Φ_ii), their length) as numpy arrays."""
+    if problem.form == "dual":
+        cols, diag_root = (np.asarray(to_numpy(v), dtype=float) for v in problem.norms)
+        return cols, diag_root, cols.size
+    rows = np.asarray(to_numpy(problem.basis.row_norms), dtype=float)
+    return rows, rows, problem.features.shape[1]
 
 
 def _distill_linear(source, onehot, lam, rounds, pll_topk, ties, true):
@@ -239,11 +291,11 @@ def _distill_linear(source, onehot, lam, rounds, pll_topk, ties, true):
     return _path(probs, q_pll, pll, "linear", lam, (), onehot, true)
 
 
-def _path(probs, q_pll, pll_probs, method, lam, fits, onehot, true):
+def _path(probs, q_pll, pll_probs, method, lam, fits, onehot, true, errors=None):
     if true is None:
         return DistillPath(probs, q_pll, pll_probs, method, lam, fits, None, None)
     given = onehot.argmax(axis=0)
-    errors = [_fit_error(f) for f in fits] or [None] * (probs.shape[0] + 1)
+    errors = errors or [None] * (probs.shape[0] + 1)
     acc = tuple(_accuracy(p, true, given, e) for p, e in zip(probs, errors))
     pll_acc = None if pll_probs is None else _accuracy(pll_probs, true, given, errors[-1])
     return DistillPath(probs, q_pll, pll_probs, method, lam, fits, acc, pll_acc)

@@ -37,6 +37,9 @@ __all__ = ["Verdict", "SymbolicForms", "full_accuracy", "pll_condition",
 #: |m̄ − u| below this counts as a uniform overall label histogram.
 _UNIFORM_ATOL = 1e-12
 
+#: float64 unit roundoff (t* resolution).
+_EPS = float(np.finfo(float).eps)
+
 
 @dataclass(frozen=True)
 class Verdict:
@@ -143,13 +146,40 @@ def _delta(counts):
     return float(np.min((np.diag(m_c)[:, None] - m_c)[noisy]))
 
 
-def _t_star(delta, theta, phi):
-    """t* = ⌊log(1 + 1/Δ) / log(φ/θ)⌋ + 1; 1 without noise, None if Δ ≤ 0."""
+def _t_star(delta, log_ratio):
+    """t* = ⌊log(1 + 1/Δ) / log(φ/θ)⌋ + 1; 1 without noise, None if Δ ≤ 0.
+
+    Returns ``(t*, note)``; the note says when float64 cannot resolve the
+    integer (t* beyond 2^52, or the ratio within its rounding of an integer).
+    """
     if delta == math.inf:
-        return 1
-    if delta <= 0 or phi <= theta:
-        return None
-    return math.floor(math.log1p(1 / delta) / math.log(phi / theta)) + 1
+        return 1, None
+    if delta <= 0 or log_ratio <= 0:
+        return None, None
+    ratio = math.log1p(1 / delta) / log_ratio
+    # log1p, the quotient and log_ratio each carry a few ulps
+    slack = 16 * _EPS * ratio
+    t_star = math.floor(ratio) + 1
+    if math.floor(ratio - slack) != math.floor(ratio + slack):
+        return t_star, (f"t* = {t_star} is float64's value of ⌊{ratio:.17g}⌋ + 1, whose "
+                        f"integer part is not resolved (±{slack:.2g}): the condition "
+                        f"Δ > 0, φ > θ holds; the exact t* is within ±{math.ceil(slack)} "
+                        "of this value")
+    return t_star, None
+
+
+def _log_ratio(model, lam):
+    """log(φ/θ) = log1p(s x / (μ₁ (μ₂ + s))), x = n(c − d), s = KNλ: no cancellation.
+
+    φ/θ − 1 = (μ₂(μ₁ + s) − μ₁(μ₂ + s)) / (μ₁(μ₂ + s)) = s(μ₂ − μ₁) / (μ₁(μ₂ + s)),
+    and μ₂ − μ₁ = n(c − d) is exact in float64 when c and d are close (Sterbenz):
+    positive whenever c > d, even where φ and θ round to the same float.
+    """
+    n, k = float(model.n_per_class), model.n_classes
+    shift = k * model.n_samples * lam
+    gap = n * (model.c - model.d)
+    mu1 = 1 - model.c
+    return math.log1p(shift * gap / (mu1 * (mu1 + gap + shift)))
 
 
 def _linear_scan(model, lam, counts, max_rounds):
@@ -163,10 +193,10 @@ def _linearised(model, lam, mat, delta, max_rounds):
     """Linearised least round: t* formula (uniform m̄) or the ψ-margin scan."""
     m_bar = mat.sum(axis=0) / mat.sum()
     if np.max(np.abs(m_bar - 1 / model.n_classes)) <= _UNIFORM_ATOL:
-        theta, phi, _ = _filters(model, lam)
-        return (_t_star(delta, theta, phi),
+        t_star, note = _t_star(delta, _log_ratio(model, lam))
+        return (t_star,
                 "t* = floor(log(1 + 1/Δ) / log(φ/θ)) + 1, Δ > 0 (t* = 1 without noise)",
-                (), True)
+                (note,) if note else (), True)
     formula = ("least t ≤ max_rounds with θᵗ(e(ŷ)−u) + (φᵗ−θᵗ)(m_c−u) + "
                "(ψᵗ−φᵗ)(m̄−u) right for every group (m̄ not uniform)")
     notes = ("overall label histogram m̄ is not uniform: the ψ term enters the "

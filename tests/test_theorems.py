@@ -247,3 +247,49 @@ def test_two_classes_with_defaults():
     copied = pll_condition(model, symmetric(2, 0.3), lam=1e-3)
     assert copied.exact_holds is False and copied.params["teacher_accuracy"] < 1
     assert pll_condition(None, symmetric(3, 0.3)).min_rounds == 2
+
+
+def test_pll_plainly_wrong_under_plurality_without_uniform_histogram():
+    """Result 4 needs a uniform overall target histogram (issue 16's counterexample).
+
+    Row-stochastic, not doubly stochastic T: plurality holds, the teacher's
+    top-2 covers every true class, yet the student's margins are clearly
+    negative (far outside their error bound), not ties.
+    """
+    transition = np.array([[.7, .3, 0, 0], [.3, .7, 0, 0], [.3, 0, .7, 0], [.3, 0, 0, .7]])
+    model = BlockModel(4, 100, 0.4, 0.1)
+    verdict = pll_condition(model, transition, lam=1e-3)
+    assert verdict.holds and not verdict.params["topk_misses"]
+    assert verdict.exact_holds is False and not verdict.params["tied_groups"]
+    sol = model.solve(transition, lam=1e-3, rounds=1)
+    dev, true = sol.pll_probs - 0.25, sol.groups[:, 0]
+    cols = np.arange(true.size)
+    others = dev.copy()
+    others[true, cols] = -np.inf
+    margins = dev[true, cols] - others.max(axis=0)
+    wrong = margins[sol.pll_verdicts == -1]
+    assert wrong.size == 6 and np.all(wrong < -0.01)
+    assert np.all(np.abs(wrong) > 1e6 * sol.error[0])
+
+
+def test_t_star_with_c_and_d_one_ulp_apart():
+    """φ and θ round to one float, yet φ > θ: t* from log1p(sx/(μ₁(μ₂+s))), checked in mpmath."""
+    import mpmath
+
+    c = 0.4
+    d = float(np.nextafter(c, 0.0))
+    model, lam = BlockModel(4, 1, c, d), 1e-3
+    verdict = full_accuracy(model, symmetric(4, 0.3), lam=lam, max_rounds=3)
+    assert verdict.params["phi"] == verdict.params["theta"]      # float64 cannot split them
+    assert verdict.holds and verdict.margin == pytest.approx(0.6)
+    with mpmath.workdps(50):
+        c_, d_, lam_ = mpmath.mpf(c), mpmath.mpf(d), mpmath.mpf(lam)
+        shift = 4 * 4 * lam_
+        theta = (1 - c_) / (1 - c_ + shift)
+        phi = (1 - c_ + (c_ - d_)) / (1 - c_ + (c_ - d_) + shift)
+        ratio = mpmath.log1p(1 / mpmath.mpf(verdict.margin)) / mpmath.log(phi / theta)
+        t_star = int(mpmath.floor(ratio)) + 1
+    assert t_star > 2 ** 53
+    note = next(n for n in verdict.notes if "not resolved" in n)
+    slack = int(note.split("within ±")[1].split()[0])
+    assert abs(verdict.min_rounds - t_star) <= slack < 1e-12 * t_star

@@ -6,7 +6,10 @@ from pathlib import Path
 import pytest
 
 THEORY = Path(__file__).resolve().parent.parent / "theory"
-SCRIPTS = ["block_spectrum", "label_averaging", "full_accuracy", "pll", "hierarchical"]
+SCRIPTS = ["block_spectrum", "label_averaging", "full_accuracy", "pll", "hierarchical",
+           "undecided_rate"]
+#: Arguments of main() for scripts with a quick mode.
+ARGS = {"undecided_rate": (["--quick"],)}
 
 
 def _load(name):
@@ -20,7 +23,7 @@ def _load(name):
 def test_theory_script_main(name, capsys):
     module = _load(name)
     assert "theory/THEORY.md" in module.__doc__
-    module.main()
+    module.main(*ARGS.get(name, ()))
     assert capsys.readouterr().out.strip()
 
 
