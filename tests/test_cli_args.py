@@ -159,8 +159,11 @@ def test_non_converged_demo_exits_1_without_solver_advice(capsys):
     lines = err.strip().splitlines()
     assert code == 1, err
     assert "all converged: False" in out
-    assert len(lines) == 1 and lines[0].startswith("labelavg demo: failed: "), err
-    assert "did not converge" in lines[0] and "max_iter" not in err
+    # besides the one failure line only undecided-accuracy warnings (at λ = 1e-12 the
+    # unconverged fits' error bounds cover their margins), no solver advice
+    assert lines[-1].startswith("labelavg demo: failed: "), err
+    assert all("undecided" in line for line in lines[:-1]), err
+    assert "did not converge" in lines[-1] and "max_iter" not in err
 
 
 def test_non_converged_simulate_exits_1(capsys):
