@@ -24,6 +24,7 @@ from . import _checks
 from ._xp import to_numpy
 from .fixed_point import _Dual, _Primal, _newton, _vdot, warn_unconverged
 from .gram import Spectrum, round_filter, spectrum
+from .pll import check_loss, fit_partial
 
 __all__ = ["Accuracy", "DistillPath", "distill", "linear_path", "pll_targets",
            "correct_predictions", "judge_predictions", "rounding_error", "TIES"]
@@ -101,7 +102,8 @@ class DistillPath:
 
 
 def distill(gram, labels, lam, rounds, *, method="exact", pll_topk="auto", ties="split",
-            true_labels=None, n_classes=None, features=None, tol=1e-10, max_iter=100):
+            pll_loss="two_hot", pll_q=0.7, true_labels=None, n_classes=None, features=None,
+            tol=1e-10, max_iter=100):
     """Run ``rounds`` fits of self-distillation and the PLL student.
 
     Parameters
@@ -123,6 +125,15 @@ def distill(gram, labels, lam, rounds, *, method="exact", pll_topk="auto", ties=
         (a top-2 set would hold both classes). None skips the PLL student.
     ties : {"split", "all", "index"}
         Tie rule at the k-th place, see :func:`pll_targets`.
+    pll_loss : {"two_hot", "gce", "partial_ll"}
+        Loss of the PLL student (:mod:`labelavg.pll`): soft cross-entropy to the
+        targets (convex, the theory's), or the non-convex generalised
+        cross-entropy on each candidate (the authors' experiments) or −log
+        Σ_candidates p, fitted from the teacher's coefficients by
+        :func:`labelavg.pll.fit_partial` (primal, on F, or on F = V √μ from Φ's
+        eigenpairs when only Φ is given). Non-convex losses need ``method="exact"``.
+    pll_q : float
+        ρ of ``"gce"`` (0 < ρ <= 1; 0.7 as the authors).
     true_labels : int array (N,), optional
         Enables label-correction accuracy per round.
     n_classes : int, optional
@@ -154,6 +165,9 @@ def distill(gram, labels, lam, rounds, *, method="exact", pll_topk="auto", ties=
     rounds = _checks.integer_at_least("rounds", rounds, 1)
     _checks.choice("method", method, {"exact", "linear"})
     _checks.choice("ties", ties, set(TIES))
+    pll_q = check_loss(pll_loss, pll_q)
+    if pll_loss != "two_hot" and method != "exact":
+        raise ValueError(f"pll_loss={pll_loss!r} needs method='exact', got {method!r}")
     source, n_samples = _source(gram, features)
     n_classes = _n_classes(labels, true_labels, n_classes)
     labels = _checks.labels("labels", labels, n_classes, n_samples)
@@ -163,8 +177,8 @@ def distill(gram, labels, lam, rounds, *, method="exact", pll_topk="auto", ties=
     onehot = np.eye(n_classes)[labels].T
     if method == "linear":
         return _distill_linear(source, onehot, lam, rounds, pll_topk, ties, true_labels)
-    return _distill_exact(source, onehot, lam, rounds, pll_topk, ties, true_labels,
-                          tol, max_iter)
+    return _distill_exact(source, onehot, lam, rounds, (pll_topk, ties, pll_loss, pll_q),
+                          true_labels, tol, max_iter)
 
 
 def _source(gram, features):
@@ -199,7 +213,7 @@ def _n_classes(labels, true_labels, n_classes):
     return max(top + 1, 2)
 
 
-def _distill_exact(source, onehot, lam, rounds, pll_topk, ties, true, tol, max_iter):
+def _distill_exact(source, onehot, lam, rounds, pll, true, tol, max_iter):
     kind, data = source
     # validate and factor once; later fits only swap the targets
     problem = (_Primal if kind == "features" else _Dual).build(data, onehot, lam)
@@ -214,17 +228,44 @@ def _distill_exact(source, onehot, lam, rounds, pll_topk, ties, true, tol, max_i
         fits.append(result)
         errors.append(error)
         targets, init = result.probs, result.coef
+    pll_topk, ties, pll_loss, pll_q = pll
     probs = np.stack([f.probs for f in fits])
     q_pll = pll_probs = None
     if pll_topk is not None:
         q_pll = pll_targets(fits[0].probs, pll_topk, ties, tie_tol=errors[0])
-        pll_fit = fit(q_pll, fits[0].coef)
-        errors.append(_ChainError.start().next(replace(problem, targets=q_pll), pll_fit)[0])
+        if pll_loss == "two_hot":
+            pll_fit = fit(q_pll, fits[0].coef)
+            errors.append(_ChainError.start().next(replace(problem, targets=q_pll), pll_fit)[0])
+        else:
+            pll_fit = _fit_pll_partial(kind, data, fits[0], q_pll, problem.lam, pll_loss,
+                                       pll_q, tol, max_iter)
+            errors.append(_stationary_error(pll_fit))
         fits.append(pll_fit)
         pll_probs = pll_fit.probs
     warn_unconverged(fits, tol, "distill")
     return _path(probs, q_pll, pll_probs, "exact", problem.lam, tuple(fits), onehot, true,
                  errors)
+
+
+def _fit_pll_partial(kind, data, teacher, q_pll, lam, loss, q, tol, max_iter):
+    """Non-convex PLL fit from the teacher's W (on F = V √μ when only Φ is given)."""
+    if kind == "features":
+        features, init = data, teacher.coef
+    else:
+        evals, evecs = np.linalg.eigh(data)
+        # Φ is PSD: eigenvalues below 0 are round-off, clipped so that F Fᵀ = Φ
+        features = evecs * np.sqrt(np.clip(evals, 0.0, None))
+        init = teacher.coef @ features          # W = A F
+    return fit_partial(features, q_pll, lam, loss, q=q, init=init, tol=tol, max_iter=max_iter)
+
+
+def _stationary_error(fit):
+    """Error estimate of a non-convex fit's probabilities: 10× its residual, at least rounding.
+
+    An estimate, not a bound: a non-convex loss has no unique exact solution to
+    bound against (the fit is a stationary point reached from the teacher).
+    """
+    return np.maximum(10.0 * fit.residual, rounding_error(fit.probs))
 
 
 @dataclass(frozen=True)

@@ -41,6 +41,7 @@ from ._xp import float_dtype, namespace, to_numpy
 from .fixed_point import default_tol, warn_unconverged
 from .distill import TIES, Accuracy, _accuracy, pll_targets
 from .fixed_point import _newton, _Primal
+from .pll import check_loss, fit_partial
 
 __all__ = [
     "ClassCorrelation",
@@ -116,6 +117,14 @@ class SelfDistillation:
         student (then ``fit`` runs exactly ``rounds`` fits).
     ties : {"split", "all", "index"}
         Tie rule at the k-th place, see :func:`labelavg.pll_targets`.
+    pll_loss : {"two_hot", "gce", "partial_ll"}
+        Loss of the PLL student (:mod:`labelavg.pll`): ``"two_hot"`` soft
+        cross-entropy to the targets (convex, the theory's); ``"gce"``
+        generalised cross-entropy on each candidate (the authors' experiments) or
+        ``"partial_ll"`` −log Σ_candidates p (both non-convex: a trust-region
+        Newton fit from the teacher's W, host NumPy, ``method="exact"`` only).
+    pll_q : float
+        ρ of ``"gce"``, 0 < ρ <= 1 (0.7 as the authors).
     method : {"exact", "linear"}
         ``"exact"``: primal Newton-CG fits, each warm-started from the previous
         round's W (the PLL student from the teacher's). ``"linear"``: the
@@ -192,12 +201,15 @@ class SelfDistillation:
 
     _estimator_type = "classifier"   # scikit-learn < 1.6 reads this
 
-    def __init__(self, lam, rounds, *, pll_topk="auto", ties="split", method="exact", tol=None,
-                 max_iter=100, progress: Callable[[RoundRecord], Any] | None = None):
+    def __init__(self, lam, rounds, *, pll_topk="auto", ties="split", pll_loss="two_hot",
+                 pll_q=0.7, method="exact", tol=None, max_iter=100,
+                 progress: Callable[[RoundRecord], Any] | None = None):
         self.lam = lam
         self.rounds = rounds
         self.pll_topk = pll_topk
         self.ties = ties
+        self.pll_loss = pll_loss
+        self.pll_q = pll_q
         self.method = method
         self.tol = tol
         self.max_iter = max_iter
@@ -278,6 +290,8 @@ class SelfDistillation:
         xp, X, classes, labels, true, evals = _check_fit_inputs(X, y, y_true, eval_set)
         n_classes = classes.size
         self.pll_topk_ = _checks.pll_topk(self.pll_topk, n_classes)
+        if self.pll_loss != "two_hot" and is_dask_array(X):
+            raise ValueError(f"pll_loss={self.pll_loss!r} needs X in memory, got a Dask array")
         if self.method == "linear" and is_dask_array(X):
             raise ValueError("method='linear' needs X in memory (a NumPy/CuPy array), "
                              "got a Dask array; use method='exact'")
@@ -301,6 +315,10 @@ class SelfDistillation:
     def _check_params(self):
         _checks.choice("method", self.method, {"exact", "linear"})
         _checks.choice("ties", self.ties, set(TIES))
+        check_loss(self.pll_loss, self.pll_q)
+        if self.pll_loss != "two_hot" and self.method != "exact":
+            raise ValueError(f"pll_loss={self.pll_loss!r} needs method='exact', "
+                             f"got method={self.method!r}")
         _checks.integer_at_least("max_iter", self.max_iter, 1)
         tol = None if self.tol is None else _checks.positive_scalar("tol", self.tol)
         return {"lam": _checks.positive_scalar("lam", self.lam),
@@ -439,8 +457,22 @@ def _fit_exact(run, onehot, lam, rounds, est, tol):
     if est.pll_topk_ is not None:
         teacher = fits[0]
         q_pll = run.to_device(pll_targets(to_numpy(teacher.probs), est.pll_topk_, est.ties))
-        fits.append(fit("pll", q_pll, teacher.coef))
+        if est.pll_loss == "two_hot":
+            fits.append(fit("pll", q_pll, teacher.coef))
+        else:
+            fits.append(_fit_partial(run, q_pll, lam, est, teacher.coef, tol))
     return fits
+
+
+def _fit_partial(run, q_pll, lam, est, init, tol):
+    """The PLL student on a non-convex loss (:func:`labelavg.pll.fit_partial`), on the host."""
+    start = time.perf_counter()
+    res = fit_partial(to_numpy(run.X), to_numpy(q_pll), lam, est.pll_loss, q=est.pll_q,
+                      init=to_numpy(init), tol=tol, max_iter=est.max_iter)
+    coef, probs = run.to_device(res.coef), run.to_device(res.probs)
+    run.record("pll", coef, probs, res.residual, res.n_iter, res.converged,
+               time.perf_counter() - start)
+    return _Fit(coef, probs, q_pll)
 
 
 def _fit_linear(run, onehot, lam, rounds, est):

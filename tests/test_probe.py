@@ -453,6 +453,7 @@ def test_params_clone_and_repr():
     model = SelfDistillation(1e-2, 3, ties="all", tol=1e-8)
     params = model.get_params()
     assert params == {"lam": 1e-2, "rounds": 3, "pll_topk": "auto", "ties": "all",
+                      "pll_loss": "two_hot", "pll_q": 0.7,
                       "method": "exact", "tol": 1e-8, "max_iter": 100, "progress": None}
     assert repr(model) == "SelfDistillation(lam=0.01, rounds=3, ties='all', tol=1e-08)"
     copy = clone(model)

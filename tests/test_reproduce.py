@@ -1,75 +1,128 @@
-"""End-to-end tests of ``labelavg reproduce`` on a tiny subset of a shipped set."""
+"""End-to-end tests of ``labelavg reproduce`` (both protocols) on a tiny subset of a shipped set."""
 
 import numpy as np
 import pandas as pd
 import pytest
 
+from labelavg.authors import authors_superclasses
 from labelavg.cli import main
 from labelavg.noise import transition_matrix
 
 TINY = ["--quick", "--datasets", "digits_effnet", "--seeds", "2", "--max-train", "250",
-        "--max-test", "150", "--lams", "1e-2", "1e-3", "--no-progress"]
+        "--max-test", "150", "--lams", "1e-2", "1e-3", "--etas", "0.8",
+        "--no-progress"]
+NOISES = {"symmetric", "asymmetric", "superclass", "superclass_authors"}
 
 
 @pytest.fixture(scope="module")
 def tiny_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("repro") / "out"
-    assert main(["reproduce", *TINY, "--out", str(out)]) == 0
+    assert main(["reproduce", *TINY, "--no-figure", "--out", str(out)]) == 0
+    return out
+
+
+@pytest.fixture(scope="module")
+def tiny_authors(tmp_path_factory):
+    out = tmp_path_factory.mktemp("repro") / "authors"
+    assert main(["reproduce", *TINY, "--protocol", "authors", "--epochs", "3",
+                 "--out", str(out)]) == 0
     return out
 
 
 def test_results_csv_is_the_long_table(tiny_run):
     res = pd.read_csv(tiny_run / "results.csv")
-    assert list(res.columns) == ["dataset", "noise", "eta", "method", "seed", "lam",
-                                 "test_accuracy"]
-    assert set(res.dataset) == {"digits_effnet"}
-    assert set(res.noise) == {"symmetric", "asymmetric", "superclass"}
-    assert sorted(set(res.eta)) == [0.2, 0.5, 0.8]
-    assert set(res.method) == {"teacher", "t2", "t3", "t4", "t5", "pll"}
-    assert set(res.seed) == {0, 1}
-    assert len(res) == 3 * 3 * 2 * 6      # every (noise, η, seed, method) once
-    assert not res.duplicated(["noise", "eta", "method", "seed"]).any()
-    assert res.test_accuracy.between(0, 1).all()
-    assert res.lam.nunique() == 1 and res.lam.iloc[0] in (1e-2, 1e-3)
-    # the clean-ish cells learn something: the teacher at η = 0.2 beats chance (10 %) by far
-    low = res[(res.eta == 0.2) & (res.method == "teacher")]
-    assert low.test_accuracy.mean() > 0.3
+    assert list(res.columns[:6]) == ["dataset", "protocol", "noise", "eta", "rule", "method"]
+    assert set(res.dataset) == {"digits_effnet"} and set(res.protocol) == {"exact"}
+    assert set(res.noise) == NOISES
+    assert sorted(set(res.eta)) == [0.8]
+    assert set(res.method) == {"teacher", "t2", "t3", "t4", "t5", "pll", "pll_gce"}
+    assert set(res.seed) == {0, 1} and set(res.lam) == {1e-2, 1e-3}
+    assert len(res) == 4 * 1 * 2 * 2 * 7      # every (noise, η, seed, λ, method) once
+    assert not res.duplicated(["noise", "eta", "method", "seed", "lam"]).any()
+    assert res.test_accuracy.between(0, 1).all() and res.validation_accuracy.between(0, 1).all()
+    assert res.converged.all() and (res.residual <= 1e-4).all()   # float32 features
 
 
-def test_lam_is_the_best_on_the_noisy_validation_split(tiny_run):
-    sel = pd.read_csv(tiny_run / "lam_selection.csv")
-    mean = sel.groupby("lam").validation_accuracy.mean()
-    chosen = sel[sel.chosen].lam.unique()
-    assert len(chosen) == 1 and mean[chosen[0]] == mean.max()
+def test_lam_is_chosen_per_method_and_cell_on_noisy_validation(tiny_run):
+    res = pd.read_csv(tiny_run / "results.csv")
+    for _, cell in res.groupby(["noise", "eta", "method"]):
+        mean = cell.groupby("lam").validation_accuracy.mean()
+        chosen = cell[cell.chosen].lam.unique()
+        assert len(chosen) == 1 and mean[chosen[0]] == mean.max()
+        best = mean[mean == mean.max()].index
+        assert chosen[0] == best.max()                   # ties: the larger λ
+        assert cell[cell.chosen].shape[0] == 2           # both seeds
+
+
+def test_gains_match_the_results(tiny_run):
+    res = pd.read_csv(tiny_run / "results.csv")
+    res = res[res.chosen]
+    gains = pd.read_csv(tiny_run / "gains.csv")
+    cell = res[(res.noise == "symmetric") & (res.eta == 0.8)]
+    wide = cell.pivot(index="seed", columns="method", values="test_accuracy")
+    for method in ("pll", "pll_gce", "t3"):
+        row = gains[(gains.noise == "symmetric") & (gains.eta == 0.8) & (gains.method == method)]
+        diff = 100 * (wide[method] - wide.teacher)
+        assert row.gain_mean.item() == pytest.approx(diff.mean(), rel=1e-12, abs=1e-12)
+        assert row.gain_std.item() == pytest.approx(diff.std(ddof=1), rel=1e-12, abs=1e-12)
+    # plurality verdict, checked by hand on T (rows = true class)
+    for noise in ("symmetric", "asymmetric"):
+        for eta in (0.8,):
+            t = transition_matrix(noise, 10, eta)
+            off = t - np.diag(np.diag(t)) - np.eye(10)   # diagonal pushed below anything
+            holds = bool(np.all(np.diag(t) > off.max(axis=1)))
+            assert set(gains[(gains.noise == noise) & (gains.eta == eta)].plurality) == {holds}
+
+
+def test_superclass_recipes_written(tiny_run):
     sets = pd.read_csv(tiny_run / "sets.csv")
-    assert sets.lam.iloc[0] == chosen[0]
+    assert sets.superclasses.iloc[0] and sets.superclasses_authors.iloc[0]
     total = sets.n_train.iloc[0] + sets.n_validation.iloc[0]
     assert abs(total - 250) <= 10                      # stratified, rounded per class
     assert sets.n_validation.iloc[0] == round(0.2 * total)
 
 
-def test_gains_match_the_results(tiny_run):
-    res = pd.read_csv(tiny_run / "results.csv")
-    gains = pd.read_csv(tiny_run / "gains.csv")
-    row = gains[(gains.noise == "symmetric") & (gains.eta == 0.5) & (gains.method == "pll")]
-    wide = res[(res.noise == "symmetric") & (res.eta == 0.5)].pivot(
-        index="seed", columns="method", values="test_accuracy")
-    diff = 100 * (wide.pll - wide.teacher)
-    assert row.gain_mean.item() == pytest.approx(diff.mean(), rel=1e-12, abs=1e-12)
-    assert row.gain_std.item() == pytest.approx(diff.std(ddof=1), rel=1e-12, abs=1e-12)
-    # plurality verdict, checked by hand on T (rows = true class)
-    for noise in ("symmetric", "asymmetric"):
-        for eta in (0.2, 0.5, 0.8):
-            t = transition_matrix(noise, 10, eta)
-            off = t - np.diag(np.diag(t)) - np.eye(10)   # diagonal pushed below anything
-            holds = bool(np.all(np.diag(t) > off.max(axis=1)))
-            cell = gains[(gains.noise == noise) & (gains.eta == eta)]
-            assert set(cell.plurality) == {holds}
+def test_figures_written(tiny_authors):
+    for stem in ("oracle_gain", "last_gain", "honest_gain", "class_correlation"):
+        assert (tiny_authors / f"digits_effnet_{stem}.png").stat().st_size > 1000
 
 
-def test_figures_written(tiny_run):
-    for stem in ("digits_effnet_gain", "digits_effnet_class_correlation"):
-        assert (tiny_run / f"{stem}.png").stat().st_size > 1000
+def test_quick_says_it_is_a_smoke_run(tiny_run, tmp_path, capsys):
+    assert main(["reproduce", *TINY, "--protocol", "authors", "--epochs", "1",
+                 "--etas", "0.8", "--seeds", "1", "--no-figure",
+                 "--out", str(tmp_path / "o")]) == 0
+    out = capsys.readouterr().out
+    assert "smoke run" in out and "signs may differ from the full table" in out
+
+
+def test_authors_protocol_three_rules(tiny_authors):
+    res = pd.read_csv(tiny_authors / "results.csv")
+    assert set(res.protocol) == {"authors"} and set(res.rule) == {"oracle", "last", "honest"}
+    assert set(res.method) == {"teacher", "t2", "t3", "t4", "t5", "pll"}
+    assert len(res) == 4 * 1 * 2 * 3 * 6
+    assert res.epoch.between(1, 3).all()
+    assert (res[res.rule == "last"].epoch == 3).all()
+    # the oracle rule picks the best test epoch, so no rule beats it on the same trajectory
+    teacher = res[res.method == "teacher"].pivot_table(
+        index=["noise", "eta", "seed"], columns="rule", values="test_accuracy")
+    assert (teacher.oracle >= teacher[["last", "honest"]].max(axis=1)).all()
+    gains = pd.read_csv(tiny_authors / "gains.csv")
+    assert set(gains.rule) == {"oracle", "last", "honest"}
+
+
+def test_authors_superclasses_read_the_square_matrix_as_observations():
+    # classes 0, 1 have the same correlation *profile* (rows), 2 and 3 too, so the
+    # recipe merges {0, 1} and {2, 3} whatever the entries' size as distances
+    mean = np.array([[1.0, 0.2, 0.0, 0.0], [0.2, 1.0, 0.0, 0.0],
+                     [0.0, 0.0, 1.0, 0.9], [0.0, 0.0, 0.9, 1.0]])
+    assert authors_superclasses(mean).tolist() == [0, 0, 1, 1]
+    from scipy.cluster.hierarchy import linkage
+    from scipy.spatial.distance import pdist
+    tree = linkage(pdist(1 - mean), method="complete")   # the same tree, built by hand
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        np.testing.assert_allclose(linkage(1 - mean, method="complete"), tree)
 
 
 def test_out_is_a_file(tmp_path, capsys):
@@ -85,6 +138,8 @@ def test_out_is_a_file(tmp_path, capsys):
     (["--seeds", "0"], "--seeds must be >= 1"),
     (["--lams", "0"], "--lams must all be > 0"),
     (["--max-train", "10"], "--max-train must be >= 50"),
+    (["--etas", "1.0"], "--etas must all be in [0, 1)"),
+    (["--protocol", "authors", "--lr", "0"], "--lr must be > 0"),
 ])
 def test_bad_arguments(tmp_path, capsys, args, match):
     assert main(["reproduce", "--no-progress", "--out", str(tmp_path / "o"), *args]) == 2

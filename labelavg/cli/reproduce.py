@@ -1,29 +1,38 @@
-"""``labelavg reproduce``: the paper's noisy-label experiment on every shipped feature set.
+"""``labelavg reproduce``: the paper's noisy-label experiment on shipped feature sets.
 
-Grid: each set × noise (symmetric; asymmetric; superclass, from ``confusable_classes``)
-× η ∈ {0.2, 0.5, 0.8} × seeds. Each cell fits the teacher (t = 1), the students
-t = 2..5 and the PLL student (top-2) by exact softmax+ridge fits and records their test
-accuracy.
+Grid: each set × noise (symmetric; asymmetric; superclass from ``confusable_classes``;
+``superclass_authors``, the authors' clustering recipe) × η ∈ {0.2, 0.5, 0.8} × seeds.
+Each cell fits the teacher (t = 1), the students t = 2..5 and the PLL student (top-2),
+under one of two protocols (``--protocol``):
 
-How λ is chosen, once per set (never on the test split): a fixed 20 % of the training
-rows (random, seed 0) is held out as a validation split and never fitted. For each λ of
-``--lams`` the teacher is fitted on the other 80 % with noisy labels (η = 0.5, each of
-the three noise models, one label draw with seed 1000, which no evaluated cell uses) and
-scored against the *noisy* labels of the validation rows, the only labels a practitioner
-has. The λ with the best mean validation accuracy wins (ties: the larger λ). Every cell
-then fits on the same 80 %, so the students and the teacher share λ and data; λ is
-chosen for the teacher, the baseline every gain is measured against.
+- ``exact`` (default, the theory's): every fit is the converged softmax+ridge
+  optimum (Newton, residual reported). PLL twice: ``pll`` (soft cross-entropy to the
+  two-hot target, the theory's) and ``pll_gce`` (the authors' GCE loss, ρ = 0.7,
+  from the teacher's W). λ is chosen **per method and per (noise, η)** on held-out
+  rows against their *noisy* labels: each λ of ``--lams`` runs every seed, the λ
+  with the best mean validation accuracy wins (ties: the larger λ).
+- ``authors``: the authors' finite SGD (``labelavg.authors``: raw features,
+  PyTorch-default init, SGD momentum 0.9, weight decay ``--wd``, lr ``--lr`` × 0.98
+  per epoch, ``--epochs`` 200, batch 128; students from fresh inits; PLL = GCE
+  ρ = 0.7 on the teacher's top-2 from the teacher's weights), reported under three
+  checkpoint rules side by side: ``oracle`` (best test epoch, what the paper
+  reports), ``last`` and ``honest`` (best epoch on held-out rows against their
+  noisy labels); each rule also picks the checkpoint handed to the next round.
 
-Superclasses: complete linkage of 1 − mean class correlation (``class_correlation`` of
-the fitted rows, true labels), cut at ``--cut`` (the paper's 0.8) × the largest merge
-distance; if that leaves every class alone the cut is raised in steps of 0.05 until
-some class pair merges (the used cut is written to ``sets.csv``).
+Split: a fixed 20 % of the training rows (random, seed 0) is held out for validation
+and never fitted; test accuracy is on the untouched test split.
 
-Outputs in ``--out``: ``results.csv`` (long: dataset, noise, eta, method, seed, lam,
-test_accuracy), ``gains.csv`` (mean ± std gain over the teacher in points, per set,
-noise, η, method, with the plurality verdict of T), ``lam_selection.csv``, ``sets.csv``,
-and per set ``<set>_gain.png`` (Fig. 4-like) and ``<set>_class_correlation.png``
-(Fig. 1-like).
+Superclasses: ``superclass`` clusters 1 − mean class correlation (``class_correlation``
+of the fitted rows, true labels) as distances, complete linkage, cut at ``--cut`` ×
+the largest merge (raised by 0.05 until some classes merge); ``superclass_authors``
+hands the square matrix to ``linkage`` as observations, as the authors' code does
+(``labelavg.authors.authors_superclasses``), cut at ``--cut``.
+
+Outputs in ``--out``: ``results.csv`` (long: dataset, protocol, rule, noise, eta,
+method, seed, lam, epoch, validation_accuracy, test_accuracy, chosen), ``gains.csv``
+(mean ± std gain over the teacher in points per set, rule, noise, η, method, with the
+plurality verdict of T), ``sets.csv``, and per set and rule ``<set>_<rule>_gain.png``
+(Fig. 4-like) and ``<set>_class_correlation.png`` (Fig. 1-like).
 """
 
 from __future__ import annotations
@@ -35,19 +44,22 @@ from pathlib import Path
 
 from labelavg.cli import _args
 
-NOISES = ("symmetric", "asymmetric", "superclass")
+NOISES = ("symmetric", "asymmetric", "superclass", "superclass_authors")
 ETAS = (0.2, 0.5, 0.8)
 ROUNDS = 5
-METHODS = ("teacher", "t2", "t3", "t4", "t5", "pll")
+METHODS = {"exact": ("teacher", "t2", "t3", "t4", "t5", "pll", "pll_gce"),
+           "authors": ("teacher", "t2", "t3", "t4", "t5", "pll")}
+RULES = {"exact": ("converged",), "authors": ("oracle", "last", "honest")}
 LAMS = (1e-2, 1e-3, 1e-4, 1e-5)
 VALIDATION_FRACTION = 0.2
 SPLIT_SEED = 0
-SELECT_SEED = 1000
-SELECT_ETA = 0.5
+QUICK_NOTE = ("--quick is a smoke run (2 seeds, <= 1500 training rows, fewer λ or epochs): "
+              "its signs may differ from the full table's")
 
 EXAMPLES = """examples:
-  labelavg reproduce                       # all sets, 5 seeds (long: progress bar)
-  labelavg reproduce --quick               # 2 seeds, <= 1500 training rows per set
+  labelavg reproduce                       # exact protocol, all sets, 5 seeds (long)
+  labelavg reproduce --protocol authors    # the authors' SGD protocol, three rules
+  labelavg reproduce --quick               # smoke run: 2 seeds, <= 1500 training rows
   labelavg reproduce --datasets digits_effnet --seeds 10 --out repro_digits
 """
 
@@ -56,9 +68,12 @@ def add_parser(sub):
     p = sub.add_parser("reproduce", help="the paper's noisy-label grid on the shipped sets",
                        description=__doc__.split("\n\n")[1].replace("\n", " "),
                        epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--protocol", choices=("exact", "authors"), default="exact",
+                   help="exact converged fits with λ per method (default) or the "
+                        "authors' SGD protocol")
     p.add_argument("--quick", action="store_true",
-                   help="2 seeds, at most 1500 training and 1000 test rows per set, "
-                        "λ from {1e-2, 1e-3, 1e-4}")
+                   help="smoke run: 2 seeds, at most 1500 training and 1000 test rows, "
+                        "λ from {1e-2, 1e-3, 1e-4}, 50 epochs")
     p.add_argument("--datasets", nargs="+", metavar="NAME",
                    help="shipped sets (default all: labelavg.datasets.list_datasets())")
     p.add_argument("--out", default="labelavg_reproduce",
@@ -69,8 +84,15 @@ def add_parser(sub):
                         "validation split (default all; quick 1500)")
     p.add_argument("--max-test", type=int,
                    help="subsample the test rows (default all; quick 1000)")
+    p.add_argument("--etas", type=float, nargs="+",
+                   help="noise rates η (default 0.2 0.5 0.8)")
     p.add_argument("--lams", type=float, nargs="+",
-                   help="λ candidates (default 1e-2 1e-3 1e-4 1e-5)")
+                   help="exact: λ candidates (default 1e-2 1e-3 1e-4 1e-5)")
+    p.add_argument("--lr", type=float, default=0.5,
+                   help="authors: initial learning rate (default 0.5, for unit-norm features)")
+    p.add_argument("--wd", type=float, default=5e-5,
+                   help="authors: weight decay (default 5e-5, their CIFAR-100 value)")
+    p.add_argument("--epochs", type=int, help="authors: epochs (default 200; quick 50)")
     p.add_argument("--cut", type=float, default=0.8,
                    help="superclass dendrogram cut, × largest merge distance (default 0.8)")
     p.add_argument("--no-figure", action="store_true", help="tables only")
@@ -87,24 +109,28 @@ def run(args):
         if name not in datasets.list_datasets():
             raise ValueError(f"--datasets: unknown set {name!r}; "
                              f"expected some of {list(datasets.list_datasets())}")
+    if args.quick:
+        print(QUICK_NOTE)
     out.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
-    rows, gains, selection, sets = [], [], [], []
+    rows, gains, sets = [], [], []
     bar = _bar(args, len(names))
     for name in names:
         result = reproduce_set(name, args, bar)
         rows += result["rows"]
-        selection += result["selection"]
         sets.append(result["set"])
         gains += _gain_rows(result)
         if not args.no_figure:
-            _figures(out, name, result)
+            _figures(out, name, result, args.protocol)
     bar.close()
-    tables = _write(out, rows, gains, selection, sets)
+    tables = _write(out, rows, gains, sets)
     print(format_gains(tables["gains"]))
-    print(f"{len(rows)} test accuracies in {time.perf_counter() - start:.1f} s; "
-          f"wrote {out}/results.csv, gains.csv, lam_selection.csv, sets.csv"
+    seconds = time.perf_counter() - start
+    print(f"{len(rows)} test accuracies ({args.protocol} protocol) in {seconds:.1f} s; "
+          f"wrote {out}/results.csv, gains.csv, sets.csv"
           + ("" if args.no_figure else " and figures"))
+    if args.quick:
+        print(QUICK_NOTE)
     return 0
 
 
@@ -116,8 +142,13 @@ def _check_args(args):
         args.max_train = 1500 if args.max_train is None else args.max_train
         args.max_test = 1000 if args.max_test is None else args.max_test
         args.lams = list(LAMS[:3]) if args.lams is None else args.lams
+        args.epochs = 50 if args.epochs is None else args.epochs
     args.seeds = 5 if args.seeds is None else args.seeds
     args.lams = list(LAMS) if args.lams is None else args.lams
+    args.epochs = 200 if args.epochs is None else args.epochs
+    args.etas = list(ETAS) if args.etas is None else args.etas
+    if not all(0 <= eta < 1 for eta in args.etas):
+        raise ValueError(f"--etas must all be in [0, 1), got {args.etas}")
     if args.seeds < 1:
         raise ValueError(f"--seeds must be >= 1, got {args.seeds}")
     for flag, value in (("--max-train", args.max_train), ("--max-test", args.max_test)):
@@ -127,6 +158,9 @@ def _check_args(args):
         raise ValueError(f"--lams must all be > 0, got {args.lams}")
     if not 0 < args.cut <= 1:
         raise ValueError(f"--cut must be in (0, 1], got {args.cut}")
+    if not args.lr > 0 or not args.wd >= 0 or args.epochs < 1:
+        raise ValueError(f"--lr must be > 0, --wd >= 0 and --epochs >= 1, got "
+                         f"{args.lr}, {args.wd}, {args.epochs}")
     return out
 
 
@@ -143,45 +177,56 @@ def _bar(args, n_sets):
         return _NoBar()
     from tqdm import tqdm
 
-    fits = n_sets * (len(NOISES) * (len(ETAS) * args.seeds * (ROUNDS + 1))
-                     + len(NOISES) * len(args.lams) * 2)
-    return tqdm(total=fits, desc="reproduce", unit="fit", file=sys.stderr, smoothing=0.05)
+    per_seed = len(args.lams) if args.protocol == "exact" else 1
+    total = n_sets * len(NOISES) * len(args.etas) * args.seeds * per_seed
+    return tqdm(total=total, desc=f"reproduce ({args.protocol})", unit="draw",
+                file=sys.stderr, smoothing=0.05)
 
 
 # --------------------------------------------------------------------------- one set
 
 
 def reproduce_set(name, args, bar):
-    """Everything for one set: split, superclasses, λ selection, the noise grid."""
+    """Everything for one set: split, both superclass recipes, the noise grid."""
     import numpy as np
 
     from labelavg import datasets
+    from labelavg.authors import authors_superclasses
     from labelavg.probe import class_correlation
 
     data = _subsample(datasets.load(name), args.max_train, args.max_test)
     fit_rows, val_rows = _validation_split(data.y_train.size)
     corr = class_correlation(data.x_train[fit_rows], data.y_train[fit_rows])
     clusters, cut = _superclasses(corr, args.cut)
-    transitions = {(noise, eta): _transition(noise, data.n_classes, eta, clusters)
-                   for noise in NOISES for eta in ETAS}
-    lam, selection = _select_lam(name, data, fit_rows, val_rows, transitions, args.lams, bar)
+    from labelavg._xp import to_numpy
+
+    authors = authors_superclasses(to_numpy(corr.mean), args.cut)
+    recipes = {"superclass": clusters, "superclass_authors": authors}
+    transitions = {(noise, eta): _transition(noise, data.n_classes, eta, recipes.get(noise))
+                   for noise in NOISES for eta in args.etas}
+    cell = _exact_cell if args.protocol == "exact" else _authors_cell
     rows = []
     for (noise, eta), transition in transitions.items():
+        draws = []
         for seed in range(args.seeds):
-            rng = np.random.default_rng(seed)
-            accs = _fit_cell(data, fit_rows, transition, lam, rng, bar)
-            rows += [dict(dataset=name, noise=noise, eta=eta, method=m, seed=seed, lam=lam,
-                          test_accuracy=a) for m, a in zip(METHODS, accs)]
-    sizes = np.bincount(clusters)
+            draws += cell(data, (fit_rows, val_rows), transition, seed, args, bar)
+        rows += [dict(dataset=name, protocol=args.protocol, noise=noise, eta=eta, **r)
+                 for r in (_choose(draws) if args.protocol == "exact" else draws)]
     info = dict(dataset=name, modality=data.modality, n_train=int(fit_rows.size),
                 n_validation=int(val_rows.size), n_test=int(data.y_test.size),
-                n_features=data.n_features, n_classes=data.n_classes, lam=lam, cut=cut,
-                superclasses=" | ".join("+".join(data.class_names[k]
-                                                 for k in np.flatnonzero(clusters == c))
-                                        for c in range(sizes.size) if sizes[c] > 1),
+                n_features=data.n_features, n_classes=data.n_classes, cut=cut,
+                superclasses=_cluster_names(clusters, data.class_names),
+                superclasses_authors=_cluster_names(authors, data.class_names),
                 **_correlation_summary(corr))
-    return dict(rows=rows, selection=selection, set=info, corr=corr, data=data,
-                transitions=transitions)
+    return dict(rows=rows, set=info, corr=corr, data=data, transitions=transitions)
+
+
+def _cluster_names(clusters, class_names):
+    import numpy as np
+
+    sizes = np.bincount(clusters)
+    return " | ".join("+".join(class_names[k] for k in np.flatnonzero(clusters == c))
+                      for c in range(sizes.size) if sizes[c] > 1)
 
 
 def _subsample(data, max_train, max_test):
@@ -229,47 +274,85 @@ def _transition(noise, n_classes, eta, clusters):
     """T[c, j] = P(given j | true c) of one noise model (rows = true class)."""
     from labelavg import noise as noise_models
 
-    if noise == "superclass":
+    if noise.startswith("superclass"):
         return noise_models.superclass(clusters, eta)
     return noise_models.transition_matrix(noise, n_classes, eta)
 
 
-def _select_lam(name, data, fit_rows, val_rows, transitions, lams, bar):
-    """λ with the best teacher accuracy on the noisy validation labels (see module doc)."""
+def _exact_cell(data, rows, transition, seed, args, bar):
+    """One label draw, every λ: noisy-validation and test accuracy of every method."""
     import numpy as np
 
+    from labelavg._xp import to_numpy
+    from labelavg.distill import pll_targets
+    from labelavg.fixed_point import default_tol
     from labelavg.noise import sample_labels
+    from labelavg.pll import fit_partial
     from labelavg.probe import SelfDistillation
 
-    records = []
-    for noise in NOISES:
-        given = sample_labels(data.y_train, transitions[(noise, SELECT_ETA)],
-                              np.random.default_rng(SELECT_SEED))
-        for lam in lams:
-            est = SelfDistillation(lam, 1).fit(data.x_train[fit_rows], given[fit_rows])
-            bar.update(2)   # the teacher and, in today's SelfDistillation, its PLL student
-            records.append(dict(dataset=name, noise=noise, eta=SELECT_ETA, lam=lam,
-                                validation_accuracy=est.score(data.x_train[val_rows],
-                                                              given[val_rows], round=1)))
-    mean = {lam: np.mean([r["validation_accuracy"] for r in records if r["lam"] == lam])
-            for lam in lams}
-    best = max(sorted(lams, reverse=True), key=lambda lam: mean[lam])  # ties: larger λ
-    for r in records:
-        r["chosen"] = r["lam"] == best
-    return best, records
+    fit, val = rows
+    given = sample_labels(data.y_train, transition, np.random.default_rng(seed))
+    x_fit = data.x_train[fit]
+    out = []
+    for lam in args.lams:
+        est = SelfDistillation(lam, ROUNDS).fit(x_fit, given[fit])
+        fits = [(est.coef_[t], est.history_[t]) for t in range(ROUNDS)]
+        fits.append((est.pll_coef_, est.history_[ROUNDS]))
+        gce = fit_partial(x_fit, pll_targets(to_numpy(est.probs_[0]), 2), lam, "gce",
+                          init=to_numpy(est.coef_[0]), tol=default_tol(x_fit.dtype))
+        fits.append((gce.coef, gce))
+        for method, (coef, fitted) in zip(METHODS["exact"], fits):
+            out.append(dict(rule="converged", method=method, seed=seed, lam=lam, epoch=None,
+                            validation_accuracy=_score(est, coef, data.x_train[val],
+                                                       given[val]),
+                            test_accuracy=_score(est, coef, data.x_test, data.y_test),
+                            residual=fitted.residual, converged=fitted.converged))
+        bar.update(1)
+    return out
 
 
-def _fit_cell(data, fit_rows, transition, lam, rng, bar):
-    """Test accuracies of the teacher, t = 2..ROUNDS and PLL for one label draw."""
+def _score(est, coef, X, y):
+    """Accuracy of coefficients ``coef`` (K, D) (classes ``est.classes_``) on rows X."""
+    import numpy as np
+
+    from labelavg._xp import to_numpy
+
+    pred = est.classes_[np.argmax(to_numpy(X) @ np.asarray(to_numpy(coef)).T, axis=1)]
+    return float(np.mean(pred == to_numpy(y)))
+
+
+def _choose(draws):
+    """Mark, per method, the λ with the best mean noisy-validation accuracy (ties: larger λ)."""
+    import numpy as np
+
+    for method in {d["method"] for d in draws}:
+        mine = [d for d in draws if d["method"] == method]
+        lams = sorted({d["lam"] for d in mine}, reverse=True)
+        mean = {lam: np.mean([d["validation_accuracy"] for d in mine if d["lam"] == lam])
+                for lam in lams}
+        best = max(lams, key=lambda lam: mean[lam])     # first maximum: the larger λ
+        for d in mine:
+            d["chosen"] = d["lam"] == best
+    return draws
+
+
+def _authors_cell(data, rows, transition, seed, args, bar):
+    """One label draw under the authors' SGD protocol, three checkpoint rules."""
+    import numpy as np
+
+    from labelavg.authors import CHAINS, Schedule, run_rounds
     from labelavg.noise import sample_labels
-    from labelavg.probe import SelfDistillation
 
-    given = sample_labels(data.y_train, transition, rng)[fit_rows]
-    est = SelfDistillation(lam, ROUNDS, progress=lambda record: bar.update(1))
-    est.fit(data.x_train[fit_rows], given)
-    rounds = [est.score(data.x_test, data.y_test, round=t) for t in range(1, ROUNDS + 1)]
-    return rounds + [est.score(data.x_test, data.y_test, round="pll")]
-
+    given = sample_labels(data.y_train, transition, np.random.default_rng(seed))
+    schedule = Schedule(lr=args.lr, wd=args.wd, epochs=args.epochs)
+    res = run_rounds(data, rows, given, schedule, np.random.default_rng(10_000 + seed),
+                     rounds=ROUNDS)
+    bar.update(1)
+    return [dict(rule=rule, method=method, seed=seed, lam=args.wd,
+                 epoch=int(res.epoch[c][m]), validation_accuracy=None,
+                 test_accuracy=float(res.test_accuracy[c][m]), residual=None,
+                 converged=None, chosen=True)
+            for c, rule in enumerate(CHAINS) for m, method in enumerate(res.methods)]
 
 def _correlation_summary(corr):
     """Mean within-class and across-class correlation, and the largest across-class one."""
@@ -284,7 +367,7 @@ def _correlation_summary(corr):
 
 
 def _gain_rows(result):
-    """Mean and std over seeds of (method − teacher) in points, with T's plurality verdict."""
+    """Mean and std over seeds of (method − teacher) in points, per rule, with T's plurality."""
     import numpy as np
 
     from labelavg.theorems import pll_condition
@@ -292,15 +375,20 @@ def _gain_rows(result):
     rows = []
     by_cell = {}
     for r in result["rows"]:
-        by_cell.setdefault((r["noise"], r["eta"]), {}).setdefault(r["method"], []).append(
-            r["test_accuracy"])
-    for (noise, eta), accs in by_cell.items():
+        if r["chosen"]:
+            key = (r["protocol"], r["rule"], r["noise"], r["eta"])
+            by_cell.setdefault(key, {}).setdefault(r["method"], []).append(r)
+    for (protocol, rule, noise, eta), cell in by_cell.items():
         verdict = pll_condition(transition=result["transitions"][(noise, eta)])
-        teacher = np.array(accs["teacher"])
-        for method in METHODS[1:]:
-            diff = 100 * (np.array(accs[method]) - teacher)
-            rows.append(dict(dataset=result["set"]["dataset"], noise=noise, eta=eta,
-                             method=method, gain_mean=float(diff.mean()),
+        teacher = np.array([r["test_accuracy"] for r in sorted(cell["teacher"],
+                                                                key=lambda r: r["seed"])])
+        for method in METHODS[protocol][1:]:
+            mine = sorted(cell[method], key=lambda r: r["seed"])
+            diff = 100 * (np.array([r["test_accuracy"] for r in mine]) - teacher)
+            rows.append(dict(dataset=result["set"]["dataset"], protocol=protocol, rule=rule,
+                             noise=noise, eta=eta, method=method, lam=mine[0]["lam"],
+                             teacher_lam=cell["teacher"][0]["lam"],
+                             gain_mean=float(diff.mean()),
                              gain_std=float(diff.std(ddof=1)) if diff.size > 1 else 0.0,
                              n_seeds=int(diff.size),
                              teacher_accuracy=float(teacher.mean()),
@@ -312,7 +400,8 @@ def _gain_rows(result):
 # --------------------------------------------------------------------------- output
 
 
-def _write(out, rows, gains, selection, sets):
+def _write(out, rows, gains, sets):
+    """The tables as CSV, each written to a temporary name and renamed."""
     from functools import partial
 
     import pandas as pd
@@ -320,47 +409,57 @@ def _write(out, rows, gains, selection, sets):
     from labelavg._io import atomic_write
 
     tables = {"results": pd.DataFrame(rows), "gains": pd.DataFrame(gains),
-              "lam_selection": pd.DataFrame(selection), "sets": pd.DataFrame(sets)}
+              "sets": pd.DataFrame(sets)}
     for key, frame in tables.items():
         atomic_write(out / f"{key}.csv", partial(frame.to_csv, index=False))
     return tables
 
 
 def format_gains(gains):
-    """Gain over the teacher (points), mean ± std over seeds: one row per set, noise, η."""
-    head = f"{'dataset':<22}{'noise':<12}{'η':>5}{'teacher %':>11}" + "".join(
-        f"{m:>14}" for m in METHODS[1:]) + "  plurality"
-    lines = [head, "-" * len(head)]
-    for (name, noise, eta), cell in gains.groupby(["dataset", "noise", "eta"], sort=False):
-        cells = "".join(f"{f'{r.gain_mean:+.2f} ± {r.gain_std:.2f}':>14}"
-                        for r in cell.itertuples())
-        first = cell.iloc[0]
-        lines.append(f"{name:<22}{noise:<12}{eta:>5g}{100 * first.teacher_accuracy:>11.2f}"
-                     f"{cells}  {'holds' if first.plurality else 'fails'}")
+    """Gain over the teacher (points), mean ± std over seeds: one row per set, rule, noise, η."""
+    lines = []
+    for (protocol, rule), part in gains.groupby(["protocol", "rule"], sort=False):
+        methods = list(dict.fromkeys(part.method))
+        head = (f"{'dataset':<22}{'noise':<20}{'η':>5}{'teacher %':>11}"
+                + "".join(f"{m:>14}" for m in methods) + "  plurality")
+        lines += [f"{protocol} protocol, rule {rule}:", head, "-" * len(head)]
+        for (name, noise, eta), cell in part.groupby(["dataset", "noise", "eta"], sort=False):
+            cells = "".join(f"{f'{r.gain_mean:+.2f} ± {r.gain_std:.2f}':>14}"
+                            for r in cell.itertuples())
+            first = cell.iloc[0]
+            lines.append(f"{name:<22}{noise:<20}{eta:>5g}{100 * first.teacher_accuracy:>11.2f}"
+                         f"{cells}  {'holds' if first.plurality else 'fails'}")
     return "\n".join(lines)
 
 
-def _figures(out, name, result):
+_LABELS = {"t2": "t = 2", "t3": "t = 3", "t4": "t = 4", "t5": "t = 5",
+           "pll": "PLL", "pll_gce": "PLL (GCE)"}
+
+
+def _figures(out, name, result, protocol):
     import numpy as np
+    import pandas as pd
 
     from labelavg import plot
     from labelavg._xp import to_numpy
 
-    import pandas as pd
-
     gains = pd.DataFrame(_gain_rows(result))
-    mean = np.array([[gains[(gains.noise == nz) & (gains.eta == eta)].gain_mean.to_numpy()
-                      for eta in ETAS] for nz in NOISES])
-    std = np.array([[gains[(gains.noise == nz) & (gains.eta == eta)].gain_std.to_numpy()
-                     for eta in ETAS] for nz in NOISES])
-    info = result["set"]
-    fig = plot.gain_panels(mean, std, panel_labels=NOISES,
-                           group_labels=[f"η={e:g}" for e in ETAS],
-                           model_labels=["t = 2", "t = 3", "t = 4", "t = 5", "PLL"],
-                           title=f"{name}: test-accuracy gain over the teacher "
-                                 f"(λ = {info['lam']:g}, {result['rows'][-1]['seed'] + 1} "
-                                 f"seeds, mean ± std)")
-    plot.save(fig, out / f"{name}_gain")
+    methods = list(METHODS[protocol][1:])
+    labels = [_LABELS[m] for m in methods]
+    if protocol == "authors":
+        labels[-1] = "PLL (GCE)"
+    seeds, etas = gains.n_seeds.max(), sorted(set(gains.eta))
+    for rule in RULES[protocol]:
+        part = gains[gains.rule == rule]
+        pick = [[part[(part.noise == nz) & (part.eta == eta)].set_index("method").loc[methods]
+                 for eta in etas] for nz in NOISES]
+        mean = np.array([[c.gain_mean.to_numpy() for c in row] for row in pick])
+        std = np.array([[c.gain_std.to_numpy() for c in row] for row in pick])
+        fig = plot.gain_panels(mean, std, panel_labels=NOISES,
+                               group_labels=[f"η={e:g}" for e in etas], model_labels=labels,
+                               title=f"{name}: test-accuracy gain over the teacher, {protocol} "
+                                     f"protocol, rule {rule} ({seeds} seeds, mean ± std)")
+        plot.save(fig, out / f"{name}_{rule}_gain")
     names = [c.removeprefix("noun.") for c in result["data"].class_names]
     fig = plot.correlation_heatmap(to_numpy(result["corr"].mean), tick_labels=names,
                                    title=f"{name}: mean centred cosine per class pair")
