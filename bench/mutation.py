@@ -56,8 +56,13 @@ STATUS = {1: "killed", 3: "killed", -24: "killed", 24: "killed", 152: "killed",
 
 
 def _mutmut(*args):
-    """Run the mutmut CLI from the repository root, the mutated tree first on the path."""
-    env = dict(os.environ, PYTHONPATH=str(MUTANTS), PYTHONDONTWRITEBYTECODE="1")
+    """Run the mutmut CLI from the repository root.
+
+    mutmut puts ``mutants/`` first on the path of the test process itself; a
+    test's own subprocess gets the unmutated tree (PYTHONPATH), so it neither
+    kills a mutant nor trips over mutmut's tracing outside the repository.
+    """
+    env = dict(os.environ, PYTHONPATH=str(ROOT), PYTHONDONTWRITEBYTECODE="1")
     env.pop("CI", None)                     # the derandomised hypothesis profile
     return subprocess.run([sys.executable, "-m", "mutmut", *args], cwd=ROOT, env=env).returncode
 
@@ -149,9 +154,9 @@ def _table(samples, results, equivalent, target):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--per-module", type=int, default=10)
-    parser.add_argument("--max-test-seconds", type=float, default=30.0,
-                        help="leave out mutants whose tests take longer (default 30)")
+    parser.add_argument("--per-module", type=int, default=8)
+    parser.add_argument("--max-test-seconds", type=float, default=20.0,
+                        help="leave out mutants whose tests take longer (default 20)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--module", action="append", default=[])
     parser.add_argument("--report", action="store_true", help="run nothing")
