@@ -21,14 +21,15 @@ from labelavg import _mp, noise
 from labelavg.block import BlockModel
 from labelavg.cli import _args, main
 from labelavg.datasets import list_datasets, load
-from labelavg.distill import _fit_error, judge_predictions
+from labelavg.distill import _fit_error, distill, judge_predictions
 from labelavg.fixed_point import fit_probs
+from labelavg.gram import spectrum as gram_spectrum
 from labelavg.phase import phase_diagram
 from labelavg.probe import SelfDistillation
 from labelavg.simulate import simulate
 from labelavg.sweep import _least_rounds
 from labelavg.synthetic import gaussian_mixture
-from labelavg.theorems import full_accuracy
+from labelavg.theorems import full_accuracy, pll_condition
 
 
 # ---------------------------------------------------------------------------
@@ -324,3 +325,44 @@ def test_cli_grid_pll_topk_exempts_two_classes():
         _args.check_grid_pll_topk(3, [2, 3])
     with pytest.raises(ValueError, match="K = 2"):
         _args.check_pll_topk(2, [2])
+
+
+# ---------------------------------------------------------------------------
+# survivors of the mutmut sample (bench/mutation.py), pinned
+
+
+def test_linear_pll_student_is_one_fit_on_its_targets():
+    rng = np.random.default_rng(5)
+    features = rng.standard_normal((9, 4))
+    labels = np.array([0, 1, 2] * 3)
+    lam = 0.05
+    path = distill(None, labels, lam, 2, method="linear", features=features)
+    assert path.lam == lam
+    # Result 1 with the PLL targets as Y⁽⁰⁾ and t = 1: u + (Q − u) G
+    phi = features @ features.T
+    g = phi @ np.linalg.inv(phi + 3 * 9 * lam * np.eye(9))
+    expected = 1 / 3 + (path.pll_targets - 1 / 3) @ g
+    np.testing.assert_allclose(path.pll_probs, expected, rtol=1e-9, atol=1e-12)
+
+
+def test_spectrum_clips_rounding_negatives_of_a_singular_gram():
+    ones = np.ones((7, 7)) / 3.0          # rank 1: six eigenvalues exactly 0
+    spec = gram_spectrum(ones)
+    assert np.all(spec.evals >= 0.0)
+    np.testing.assert_allclose(np.sort(spec.evals)[-1], 7 / 3, rtol=1e-12)
+
+
+def test_pll_condition_reports_the_plurality_margin():
+    # symmetric η = 0.3, K = 3: T[c, c] − max_k T[c, k] = 0.7 − 0.15 = 0.55
+    v = pll_condition(BlockModel(3, 50, 0.4, 0.1), noise.symmetric(3, 0.3), lam=1e-2)
+    assert v.params["plurality"] == pytest.approx(0.55, rel=1e-12)
+    assert v.margin == pytest.approx(0.55, rel=1e-12)
+
+
+def test_lazy_submodules_resolve_to_the_modules():
+    import labelavg
+    import labelavg.plot
+
+    assert labelavg.__getattr__("plot") is labelavg.plot
+    with pytest.raises(AttributeError, match="no attribute 'nope'"):
+        labelavg.__getattr__("nope")
