@@ -366,3 +366,19 @@ def test_lazy_submodules_resolve_to_the_modules():
     assert labelavg.__getattr__("plot") is labelavg.plot
     with pytest.raises(AttributeError, match="no attribute 'nope'"):
         labelavg.__getattr__("nope")
+
+
+def test_load_features_refuses_one_dimensional_features(tmp_path):
+    from labelavg.datasets import load_features
+
+    path = tmp_path / "flat.npz"
+    np.savez(path, x_train=np.ones(6), y_train=np.array([0, 1, 0, 1, 0, 1]))
+    with pytest.raises(ValueError, match="x_train"):
+        load_features(path)
+
+
+def test_check_prints_the_filter_rows(capsys):
+    assert main(["check", "--n-classes", "3", "--eta", "0.2", "--max-rounds", "3"]) == 0
+    out = capsys.readouterr().out
+    for label in ("θ = g(μ₁)  within-class", "φ = g(μ₂)  class contrasts", "φ/θ"):
+        assert label in out
