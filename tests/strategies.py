@@ -15,7 +15,7 @@ from labelavg.testing import __all__  # noqa: F401
 
 settings.register_profile("default", max_examples=25, deadline=None, derandomize=True)
 settings.register_profile("ci", max_examples=100, deadline=None)
-#: bench/mutate.py: the default examples, but a failure ends the test at once (no shrinking).
+#: bench/mutation.py (mutmut): the default examples, but a failure ends the test at once (no shrinking).
 settings.register_profile("mutation", parent=settings.get_profile("default"),
                           phases=[Phase.explicit, Phase.generate])
 #: The ``ci`` profile when the CI environment variable is set (as CI services and

@@ -559,7 +559,7 @@ def test_linear_solve_is_the_closed_form(problem, log_lam, t):
 
 
 # ---------------------------------------------------------------------------
-# found by bench/mutate.py: behaviours no other test pinned
+# found by the former hand-written mutant list (issue 13): behaviours no other test pinned
 # ---------------------------------------------------------------------------
 
 def test_default_tolerance_per_dtype_and_float32_fits_reach_it():

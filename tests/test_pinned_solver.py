@@ -1,4 +1,4 @@
-"""Pinned values for the mutants bench/mutate.py found unguarded (issue 13).
+"""Pinned values for the mutants the former hand-written list found unguarded (issue 13).
 
 Symbols: K classes, n per class, N = Kn, c/d block correlations, λ ``lam``, η
 corruption rate, t fits (t = 1 teacher), T[c, j] = P(given j | true c) (rows =
