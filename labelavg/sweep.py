@@ -22,7 +22,7 @@ from itertools import product
 import numpy as np
 
 from . import _checks, noise as _noise
-from .block import _Batch, _solve_batch, _undecided_warning
+from .block import _Batch, _layout_keys, _solve_batch, _undecided_warning
 
 __all__ = ["GRID", "COLUMNS", "NOISES", "sweep"]
 
@@ -269,7 +269,7 @@ def _reporter(progress, total):
 
 
 def _solve_task(task):
-    """One stacked solve: every point of one K; returns per-point arrays."""
+    """Every point of one K, in stacks of one reduced layout; returns per-point arrays."""
     points = task["points"]
     k = int(points[0][0])
     mats = [_counts(k, p, task["counts"]) for p in points]
@@ -279,25 +279,40 @@ def _solve_task(task):
     batch = _Batch(np.stack([m.reshape(-1) for m in mats]),
                    d[:, None, None] + (c - d)[:, None, None] * eye,
                    1.0 - c, k * n * lam)
+    orbit = task["method"] == "exact"
+    keys = _layout_keys(batch, orbit)
+    parts = {key: _stack_arrays(batch.take(keys == key).reduced(orbit), task)
+             for key in np.unique(keys)}
+    out = {}
+    for name in parts[keys[0]]:
+        first = parts[keys[0]][name]
+        out[name] = np.empty((len(points),) + first.shape[1:], first.dtype)
+        for key, part in parts.items():
+            out[name][keys == key] = part[name]
+    out["n_points"] = len(points)
+    out["t_star"] = np.array([_t_star(k, p, m, task["rounds"]) for p, m in zip(points, mats)])
+    return out
+
+
+def _stack_arrays(batch, task):
+    """Per-point arrays of one stacked solve."""
+    k, size = batch.n_classes, batch.size
     topk = task["pll_topk"] if task["pll_topk"] is not None and task["pll_topk"] < k \
         else None
-    rounds = task["rounds"]
-    res = _solve_batch(batch, rounds, task["method"], topk, "split", task["tol"])
-    verdicts = res.verdicts
-    all_right = np.all((verdicts == 1) | ~batch.present[:, None, :], axis=-1)
-    nan2 = np.full((len(points), 2), math.nan)
+    res = _solve_batch(batch, task["rounds"], task["method"], topk, "split", task["tol"])
+    all_right = np.all((res.verdicts == 1) | ~batch.present[:, None, :], axis=-1)
+    nan2 = np.full((size, 2), math.nan)
     pll = nan2 if res.pll is None else np.stack(
         [res.pll.accuracy[:, 0, 0], res.pll.fresh_accuracy[:, 0]], axis=1)
-    pll_right = (np.zeros(len(points), bool) if res.pll is None else
+    pll_right = (np.zeros(size, bool) if res.pll is None else
                  np.all((res.pll.verdicts[:, 0] == 1) | ~batch.present, axis=-1))
     return dict(
-        n_points=len(points), accuracy=res.accuracy, fresh=res.fresh_accuracy,
+        accuracy=res.accuracy, fresh=res.fresh_accuracy,
         undecided=res.undecided, all_right=all_right,
         least_round=_least_rounds(all_right, res.undecided),
         pll=pll, pll_all_right=pll_right,
-        pll_undecided=(np.zeros(len(points), int) if res.pll is None
+        pll_undecided=(np.zeros(size, int) if res.pll is None
                        else res.pll.undecided[:, 0]),
-        t_star=np.array([_t_star(k, p, m, rounds) for p, m in zip(points, mats)]),
         converged=res.path.converged.all(axis=1))
 
 

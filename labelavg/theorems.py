@@ -173,6 +173,8 @@ def _exact_scan(model, mat, lam, max_rounds, tol, precision=None):
     ``undecided`` is that round).
     """
     batch = _Batch.stack([model], [mat], [lam])
+    if precision is None:
+        batch = batch.reduced()
     result = _solve_batch(batch, max_rounds, "exact", tol=tol)
     if precision is not None:
         result = _certify(result, 0, precision, None, "split")[0]
