@@ -541,12 +541,15 @@ class _Batch:
     * reduced (:meth:`reduced`): every class a carries the same number r of
       columns, the given labels ``labels[a]`` (those with a positive count at
       some point, padded with absent ones), G = K·r;
-    * orbit (``orbit`` True): the model and the counts are invariant under
-      every permutation of the classes, so one representative per orbit of
-      groups is solved, all of true class 0: (0, 0) and (0, 1), with the
-      count of their whole orbit inside class 0 as weight. Class sums are
-      then projected on vectors invariant under the permutations fixing
-      class 0 (:func:`_cells`), and the class coupling has a closed form.
+    * orbit (``orbit`` ``"all"`` or ``"cyclic"``): Φ and the counts are
+      invariant under every permutation of the classes (symmetric noise), or
+      under the cyclic shifts c -> c + 1 mod K (the paper's asymmetric and
+      pair noise), so one representative per orbit of groups is solved, all
+      of true class 0 ((0, 0) and (0, 1) for ``"all"``; (0, j) for every
+      counted j for ``"cyclic"``), with the count of its orbit inside class 0
+      as weight. Class 0's sum is projected on the vectors the symmetries
+      fixing class 0 leave invariant (:func:`_cells`), and the class coupling
+      has a closed form.
 
     An absent group has weight 0: it is carried along (its outputs are those
     of a hypothetical instance) without influencing the others, and never
@@ -559,7 +562,7 @@ class _Batch:
     self_coef: np.ndarray    # (P,) 1 − c, or 0 without the self term
     n_lam: np.ndarray        # (P,) Nλ
     labels: Any = None       # (K or 1, r) given label of each column; None: full layout
-    orbit: bool = False
+    orbit: Any = None        # None, "all" or "cyclic"
     parts: Any = None        # (K,) superclass of each class in Φ's structure
 
     @classmethod
@@ -567,10 +570,12 @@ class _Batch:
         """Points from models of one K, (K, K) count matrices and λ values (full layout)."""
         k = models[0].n_classes
         weights = np.stack([np.asarray(m, dtype=float).reshape(k * k) for m in counts])
-        return cls(weights, np.stack([m.class_gram() for m in models]),
-                   np.array([(1.0 - m.c) if self_term else 0.0 for m in models]),
-                   np.array([float(m.n_samples) * lam for m, lam in zip(models, lams)]),
-                   parts=_common_parts(models))
+        batch = cls(weights, np.stack([m.class_gram() for m in models]),
+                    np.array([(1.0 - m.c) if self_term else 0.0 for m in models]),
+                    np.array([float(m.n_samples) * lam for m, lam in zip(models, lams)]),
+                    parts=_common_parts(models))
+        _structure(batch, check=True)
+        return batch
 
     @property
     def n_classes(self):
@@ -606,6 +611,9 @@ class _Batch:
         return self.weights > 0
 
     def take(self, index):
+        index = np.asarray(index)
+        if index.dtype != bool and np.array_equal(index, np.arange(self.size)):
+            return self
         return replace(self, weights=self.weights[index], class_gram=self.class_gram[index],
                        self_coef=self.self_coef[index], n_lam=self.n_lam[index])
 
@@ -618,7 +626,7 @@ class _Batch:
         rows, r = self._labels.shape
         prod = x.reshape(x.shape[0], x.shape[1], rows, r) * self.weights.reshape(-1, 1, rows, r)
         out = np.einsum("pkcj->pkc", prod)
-        return _cell_mean(out, _cells(self.n_classes)) if self.orbit else out
+        return _cell_mean(out, _cells(self.n_classes, self.orbit)) if self.orbit else out
 
     def gram_apply(self, sums):
         """Σ_b Φ(a, b) S_b (P, K, classes) from class sums, through Φ = δ I + E Γ Eᵀ."""
@@ -644,8 +652,10 @@ class _Batch:
         out = self.gram_apply(self.class_sum(b)) / self.n_lam[:, None, None]
         if not self.orbit:
             return out
-        # class a's column is class 0's with entries 0 and a swapped
+        # class a's column is class 0's moved by a symmetry taking 0 to a
         k = self.n_classes
+        if self.orbit == "cyclic":
+            return out[:, (np.arange(k)[:, None] - np.arange(k)[None, :]) % k, 0]
         own, other = out[:, 0, 0], out[:, -1, 0]
         return other[:, None, None] + (own - other)[:, None, None] * np.eye(k)
 
@@ -678,17 +688,31 @@ class _Batch:
         dev = np.eye(k)[:, self.given] - 1.0 / k
         return np.broadcast_to(dev, (self.size, k, self.given.size)).copy()
 
+    @property
+    def multiplicity(self):
+        """Number of groups each column stands for (G,): its orbit's size (1 off the orbit layout)."""
+        k = self.n_classes
+        if self.orbit == "all":
+            return np.array([k, k * (k - 1)])[:self.given.size]
+        return np.full(self.given.size, k if self.orbit else 1)
+
     def reduced(self, orbit=True):
         """The same points on the orbit layout (if ``orbit`` and it applies) or the reduced one."""
         if self.labels is not None:
             return self
+        _structure(self, check=True)
         k = self.n_classes
         mats = self.weights.reshape(-1, k, k)
-        if orbit and np.all(_invariant_points(self, mats)):
+        kind = _symmetry(self, mats) if orbit else np.zeros(self.size, np.intp)
+        if np.all(kind == 1):
             labels = np.array([[0, 1]]) if np.any(mats[:, 0, 1] > 0) else np.array([[0]])
             weights = np.stack([mats[:, 0, 0], (k - 1) * mats[:, 0, 1]], axis=1)
             return replace(self, weights=weights[:, :labels.size].copy(), labels=labels,
-                           orbit=True)
+                           orbit="all")
+        if np.all(kind > 0):
+            labels = np.flatnonzero(np.any(mats[:, 0] > 0, axis=0))[None, :]
+            return replace(self, weights=mats[:, 0, labels[0]].copy(), labels=labels,
+                           orbit="cyclic")
         labels = _present_labels(mats)
         weights = np.take_along_axis(mats, np.broadcast_to(labels, mats.shape[:1] + labels.shape),
                                      axis=2).reshape(self.size, -1)
@@ -704,8 +728,12 @@ def _common_parts(models):
     return np.unique(np.stack(keys, axis=1), axis=0, return_inverse=True)[1].reshape(k)
 
 
-def _structure(batch):
-    """δ (P,), part membership E (K, q), Γ (P, q, q) with Φ = δ I + E Γ Eᵀ exactly."""
+def _structure(batch, check=False):
+    """δ (P,), part membership E (K, q), Γ (P, q, q) with Φ = δ I + E Γ Eᵀ.
+
+    Read from one entry per pair of parts (cost O(K q)); ``check`` verifies
+    the whole of Φ against it (O(K²), done once in :meth:`_Batch.reduced`).
+    """
     k, gram = batch.n_classes, batch.class_gram
     parts = np.zeros(k, np.intp) if batch.parts is None else np.asarray(batch.parts)
     member = (parts[:, None] == np.unique(parts)[None, :]).astype(float)
@@ -718,14 +746,17 @@ def _structure(batch):
         mates = np.flatnonzero(member[:, s])
         gamma[:, s, s] = (gram[:, mates[0], mates[1]] if mates.size > 1
                           else gram[:, mates[0], mates[0]] - delta)
+    if not check:
+        return delta, member, gamma
     rebuilt = delta[:, None, None] * np.eye(k) + member @ gamma @ member.T
     if gram.size and np.max(np.abs(rebuilt - gram)) > 8 * _EPS * max(np.max(np.abs(gram)), 1.0):
         raise ValueError("class_gram is not δ I + E Γ Eᵀ over the given superclasses")
     return delta, member, gamma
 
 
-def _invariant_points(batch, mats):
-    """(P,) True where Φ and the counts are invariant under all class permutations."""
+def _symmetry(batch, mats):
+    """(P,) 1 where Φ and the counts are invariant under all class permutations, else 2
+    where they are under the cyclic shifts c -> c + 1 mod K, else 0."""
     k = batch.n_classes
     off = ~np.eye(k, dtype=bool)
 
@@ -733,7 +764,11 @@ def _invariant_points(batch, mats):
         flat_off = m[:, off].reshape(m.shape[0], -1)
         diag = np.diagonal(m, axis1=1, axis2=2)
         return np.all(flat_off == flat_off[:, :1], axis=1) & np.all(diag == diag[:, :1], axis=1)
-    return same(batch.class_gram) & same(mats) & (batch.parts is None)
+
+    def cyclic(m):
+        return np.all(m == np.roll(m, (1, 1), axis=(1, 2)), axis=(1, 2))
+    block = same(batch.class_gram) & (batch.parts is None)
+    return np.where(block & same(mats), 1, np.where(block & cyclic(mats), 2, 0))
 
 
 def _layout_keys(batch, orbit=True):
@@ -743,7 +778,7 @@ def _layout_keys(batch, orbit=True):
     results to the point solved alone (same columns, same arithmetic).
     """
     mats = batch.weights.reshape(-1, batch.n_classes, batch.n_classes)
-    sign = np.column_stack([_invariant_points(batch, mats) & orbit,
+    sign = np.column_stack([_symmetry(batch, mats) * orbit,
                             (mats > 0).reshape(batch.size, -1)])
     return np.unique(sign, axis=0, return_inverse=True)[1].reshape(-1)
 
@@ -756,8 +791,14 @@ def _present_labels(mats):
     return np.sort(order, axis=1)
 
 
-def _cells(k):
-    """Membership (K, 2) of the cells {0} and {1..K−1}: the orbits of the permutations fixing 0."""
+def _cells(k, orbit):
+    """Membership (K, m) of the orbits of the symmetries fixing class 0.
+
+    All permutations: {0} and {1..K−1}; cyclic shifts: only the identity
+    fixes 0, every class is its own cell.
+    """
+    if orbit == "cyclic":
+        return np.eye(k)
     out = np.zeros((k, 2))
     out[0, 0] = 1.0
     out[1:, 1] = 1.0
@@ -766,6 +807,8 @@ def _cells(k):
 
 def _cell_mean(x, cells):
     """Average of (P, K, C) over each cell of the class-component axis (projection)."""
+    if cells.shape[0] == cells.shape[1]:
+        return x
     means = np.einsum("pkc,km->pmc", x, cells) / cells.sum(axis=0)[None, :, None]
     return np.einsum("km,pmc->pkc", cells, means)
 
@@ -955,24 +998,24 @@ def _coupling(batch, alpha, dq, tail, rinv_r):
 def _orbit_coupling(batch, alpha, dq, tail, rinv_r):
     """w_0 (P, K, 1) of the Newton system in the orbit layout (all classes alike).
 
-    Class 0's sum s is invariant under the permutations fixing class 0, so
-    s = B ŝ with B the cell membership (:func:`_cells`), and the projected
-    equation s + Π V w = −Π U with w = δ s + d (1ᵀs) 1 is a 2 × 2 system per
-    point. Cost O(K) per point.
+    Class 0's sum s is invariant under the symmetries fixing class 0, so
+    s = B ŝ with B the cell membership (:func:`_cells`, m cells), Σ_b π_b s =
+    (1ᵀs) 1 for the symmetries π_b taking 0 to b, and the projected
+    equation s + Π V w = −Π U with w = δ s + d (1ᵀs) 1 is an m × m system per
+    point (m = 2 for all permutations, K for cyclic shifts).
     """
     k = dq.shape[1]
     delta, _, gamma = _structure(batch)
-    cells = _cells(k)
+    cells = _cells(k, batch.orbit)
     size = cells.sum(axis=0)
     n = batch.weights[:, None, :]
-    u = np.einsum("pkg,km->pm", rinv_r * n, cells) / size                # Π U in cells
-    # Π V B: V_g B = diag(dq_g) B + dq_g (tail_gᵀ B), weighted by α n_g
-    an = alpha[:, None, None] * n
-    tb = np.einsum("pkg,km->pgm", tail, cells)
-    vb = (np.einsum("pkg,km,kl->pml", an * dq, cells, cells)
-          + np.einsum("pkg,km,pgl->pml", an * dq, cells, tb)) / size[None, :, None]
-    psi = delta[:, None, None] * np.eye(2) + gamma[:, :1, :1] * size[None, None, :]
-    system = np.eye(2) + vb @ psi
+    u = (rinv_r * n).sum(axis=2) @ cells / size                         # Π U in cells
+    # V B = diag(v) B + X (tailᵀ B), X = α n dq (columns), v = Σ_g X_g
+    x = alpha[:, None, None] * n * dq
+    vb = x.sum(axis=2)[:, :, None] * cells + x @ (np.swapaxes(tail, 1, 2) @ cells)
+    vb = (cells.T @ vb) / size[:, None]
+    psi = delta[:, None, None] * np.eye(size.size) + gamma[:, :1, :1] * size[None, None, :]
+    system = np.eye(size.size) + vb @ psi
     s_hat = np.linalg.solve(system, -u[..., None])
     return cells @ (psi @ s_hat)                                         # (P, K, 1)
 
@@ -1196,7 +1239,8 @@ class _BatchResult:
     @property
     def undecided(self):
         """Undecided training groups per point and round (P, T) (absent groups aside)."""
-        return np.sum((self.verdicts == 0) & self.batch.present[:, None, :], axis=-1)
+        open_ = (self.verdicts == 0) & self.batch.present[:, None, :]
+        return np.sum(open_ * self.batch.multiplicity, axis=-1)
 
 
 def _solve_batch(batch, rounds, method="exact", pll_topk=None, ties="split", tol=1e-10,
@@ -1232,25 +1276,33 @@ def _judged(batch, method, path):
 def _expanded(result):
     """An orbit-layout batch result on the reduced layout (every group of the orbits).
 
-    Group (a, j) is the image of its representative under a permutation
-    taking 0 to a (and 1 to j): entry a of its vector is the representative's
-    entry 0, entry j its entry 1, every other entry its (common) entry 2 (1
-    for a clean group). Everything else (errors, accuracies, fresh outputs)
-    is the same for the whole orbit.
+    Group (a, j) is the image π(0, j') of its representative under a
+    symmetry π taking 0 to a: entry π(i) of its vector is the
+    representative's entry i (for all permutations: entry a is entry 0, j
+    is entry 1, every other the common entry 2, or 1 for a clean group; for
+    the cyclic shifts, entry i is entry i − a mod K of (0, j − a)).
+    Everything else (errors, accuracies, fresh outputs) is the same for the
+    whole orbit.
     """
     batch = result.batch
     if not batch.orbit:
         return result
     k, reps = batch.n_classes, batch.labels.size
-    labels = np.broadcast_to(np.arange(k), (k, k)) if reps == 2 else np.arange(k)[:, None]
-    true = np.repeat(np.arange(k), labels.shape[1])
-    given = labels.reshape(-1)
-    rep = (given != true).astype(np.intp)
-    comp = np.where(np.arange(k)[:, None] == true, 0,
-                    np.where(np.arange(k)[:, None] == given, 1, 1 + rep))
+    classes = np.arange(k)[:, None]
+    if batch.orbit == "cyclic":
+        labels = np.sort((batch.labels[0][None, :] + classes) % k, axis=1)
+        true = np.repeat(np.arange(k), reps)
+        rep = np.searchsorted(batch.labels[0], (labels.reshape(-1) - true) % k)
+        comp = (classes - true[None, :]) % k
+        weights = batch.weights[:, rep]
+    else:
+        labels = np.broadcast_to(np.arange(k), (k, k)) if reps == 2 else classes
+        true = np.repeat(np.arange(k), labels.shape[1])
+        rep = (labels.reshape(-1) != true).astype(np.intp)
+        comp = np.where(classes == true, 0, np.where(classes == labels.reshape(-1), 1, 1 + rep))
+        weights = batch.weights[:, rep] / np.where(rep == 1, k - 1, 1)
     flat = comp * reps + rep                                            # (K, G)
-    weights = batch.weights[:, rep] / np.where(rep == 1, k - 1, 1)
-    wide = replace(batch, weights=weights, labels=labels, orbit=False)
+    wide = replace(batch, weights=weights, labels=labels, orbit=None)
 
     def vectors(x):
         return x.reshape(*x.shape[:-2], k * reps)[..., flat]
