@@ -403,14 +403,27 @@ class BlockModel:
         -------
         BlockSolution
 
+        Raises
+        ------
+        ValueError
+            Before any work, when the solver's memory estimate
+            (:func:`_solver_bytes`, with the solution's own arrays) exceeds
+            half the machine's memory; the message names ``n_classes`` and
+            the memory needed.
+
         Notes
         -----
         The exact fit minimises the count-weighted version of the convex
         objective of theory/THEORY.md restricted to group-constant dual coefficients
         A (K, G), which contains the unique full minimiser. Newton's direction
         is computed from the root form (Q − P)/(Nλ) − A = 0 (the same direction,
-        without inverting the Gram part), by a Woodbury-style reduction to a
-        K² × K² system, and damped by an Armijo search on the objective.
+        without inverting the Gram part), by a Woodbury reduction through the
+        class sums and Φ = δ I + E Γ Eᵀ (one K × K system per point for the
+        block model), and damped by an Armijo search on the objective. Only
+        groups with a positive count are solved; when Φ and the counts are
+        invariant under all class permutations (symmetric noise) or the
+        cyclic shifts (asymmetric, pair noise), one group per orbit is solved
+        and the others are its permutations.
 
         Outputs are carried as deviations Y − 1/K (computed from the logits
         with expm1) and each round is trained on the previous deviations, so
@@ -434,8 +447,11 @@ class BlockModel:
         batch = _Batch.stack([self], [mat], [lam], self_term)
         if precision is None:
             batch = batch.reduced(orbit=method == "exact" and ties != "index")
-            need = max(_solver_bytes(1, self.n_classes, batch.weights.shape[1], rounds),
+            parts = 1 if batch.parts is None else int(np.max(batch.parts)) + 1
+            need = max(_solver_bytes(1, self.n_classes, batch.weights.shape[1], rounds, parts),
                        _solver_bytes(1, self.n_classes, int(np.sum(mat > 0)), rounds))
+            if method == "linear":
+                need += 24 * batch.weights.shape[1] ** 2
             _check_memory("BlockModel.solve", "n_classes", self.n_classes, need)
         result = _expanded(_solve_batch(batch, rounds, method, pll_topk, ties, tol, max_iter))
         if precision is not None:
@@ -813,22 +829,26 @@ def _cell_mean(x, cells):
     return np.einsum("km,pmc->pkc", cells, means)
 
 
-def _solver_bytes(n_points, n_classes, n_groups, rounds=1):
-    """Peak memory estimate (bytes) of the reduced solver on P points of K classes, G columns.
+def _solver_bytes(n_points, n_classes, n_groups, rounds=1, n_parts=1):
+    """Peak memory estimate (bytes) of the reduced solver: P points of K classes on G columns.
 
     Per Newton step the solver holds about 40 arrays of shape (P, K, G), the
     class blocks (P, K, r, r) and (P, K, r, K) of the Woodbury solve (r =
-    G/K columns per class, at least 1), and a (P, K, K) coupling system; the
-    path keeps targets and deviations (P, rounds, K, G).
+    G/K columns per class, at least 1), the (P, K, K) Gram matrices and a
+    (P, qK, qK) coupling system (q = ``n_parts`` superclasses); the path
+    keeps, per round, targets, deviations and the fresh-instance logits
+    (P, rounds, K, G) and (P, rounds, K, K) with their verdict temporaries.
+    Measured peaks (tracemalloc) are 0.3–0.6 of this.
     """
     p, k, g = (float(n_points), float(n_classes), float(n_groups))
     r = max(g / k, 1.0)
-    words = p * (40 * k * g + 3 * g * r + 3 * g * k + 4 * k * k + 3 * rounds * k * g)
-    return int(8 * words)
+    step = 40 * k * g + 3 * g * r + 3 * g * k + 4 * k * k + 2 * (n_parts * k) ** 2
+    path = rounds * (6 * k * g + 8 * k * k)
+    return int(8 * p * (step + path))
 
 
-#: Memory the solver may plan to use (bytes): half the machine's, at most 64 GiB.
 def _memory_limit():
+    """Memory (bytes) the solver may plan to use: half the machine's, at most 64 GiB."""
     try:
         total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
     except (ValueError, OSError, AttributeError):

@@ -22,7 +22,8 @@ from itertools import product
 import numpy as np
 
 from . import _checks, noise as _noise
-from .block import _Batch, _layout_keys, _solve_batch, _undecided_warning
+from .block import (_Batch, _check_memory, _layout_keys, _memory_limit, _solve_batch,
+                    _solver_bytes, _undecided_warning)
 
 __all__ = ["GRID", "COLUMNS", "NOISES", "sweep"]
 
@@ -77,7 +78,8 @@ def sweep(*, n_classes=4, n_per_class=100, c=0.4, d=0.1, lam, eta, noise="symmet
         table is identical to the local one.
     batch_size : int, optional
         Points per stacked solve (and per task on a cluster); default
-        :data:`BATCH_SIZE`.
+        :data:`BATCH_SIZE`, halved while the solver's memory estimate exceeds
+        the limit (half the machine's memory).
     progress : bool or callable
         True shows a tqdm bar locally, or Dask's progress bar with ``client``;
         a callable is called as ``progress(points_done, points_total)``.
@@ -104,7 +106,9 @@ def sweep(*, n_classes=4, n_per_class=100, c=0.4, d=0.1, lam, eta, noise="symmet
         Before any work starts, on an empty list, an unknown noise or method,
         or a value invalid at **any** grid point (e.g. d ≥ c): invalid grid
         points are refused, never skipped. The message names the parameter
-        and the offending value.
+        and the offending value. Also when one point of some K (or a stack of
+        the given ``batch_size``) would need more memory than the limit: the
+        message names ``n_classes`` (or ``batch_size``) and the memory needed.
 
     Examples
     --------
@@ -193,13 +197,13 @@ def solve_points(points, settings, *, client=None, batch_size=None, progress=Fal
     processes, or on a Dask ``client``. Returns a dict of arrays with the
     points on axis 0, in the order given.
     """
-    batch_size = BATCH_SIZE if batch_size is None else batch_size
     tasks, order = [], []
     ks = np.array([p[0] for p in points])
     for k in np.unique(ks):
         idx = np.flatnonzero(ks == k)
-        for start in range(0, idx.size, batch_size):
-            part = idx[start:start + batch_size]
+        size = _batch_size(int(k), [points[i] for i in idx], settings, batch_size)
+        for start in range(0, idx.size, size):
+            part = idx[start:start + size]
             tasks.append(dict(settings, points=[points[i] for i in part]))
             order.append(part)
     outputs = _run(tasks, client, progress, n_jobs)
@@ -218,6 +222,36 @@ def solve_points(points, settings, *, client=None, batch_size=None, progress=Fal
     _undecided_warning(int(merged["undecided"].sum() + merged["pll_undecided"].sum()),
                        "sweep")
     return merged
+
+
+def _planned_groups(k, noises, settings):
+    """Columns of the reduced layout a batch of K classes will use (an upper bound)."""
+    orbit = settings["method"] == "exact" and settings["counts"] == "expected"
+    per_noise = {"symmetric": 2 if orbit else k * k, "asymmetric": k if orbit else k * k,
+                 "pair": 2 if orbit else 2 * k}
+    return max(per_noise[name] for name in noises)
+
+
+def _batch_size(k, points, settings, batch_size):
+    """Points per stacked solve of K classes: the given size, or the default cut to fit memory.
+
+    Raises ValueError (before any work) when the given ``batch_size``, or a
+    single point, would need more than the memory limit.
+    """
+    groups = _planned_groups(k, {p[6] for p in points}, settings)
+
+    def need(size):
+        linear = 24 * size * groups ** 2 if settings["method"] == "linear" else 0
+        return _solver_bytes(size, k, groups, settings["rounds"]) + linear
+
+    _check_memory("sweep", "n_classes", k, need(1))
+    if batch_size is not None:
+        _check_memory("sweep", "batch_size", batch_size, need(min(batch_size, len(points))))
+        return batch_size
+    size, limit = BATCH_SIZE, _memory_limit()
+    while size > 1 and need(min(size, len(points))) > limit:
+        size //= 2
+    return size
 
 
 def _run(tasks, client, progress, n_jobs):
