@@ -15,7 +15,9 @@ than its arithmetic. With ``client=`` the batches run on the workers of a
 
 from __future__ import annotations
 
+import ctypes
 import math
+import os
 import warnings
 from itertools import product
 
@@ -256,6 +258,7 @@ def _batch_size(k, points, settings, batch_size):
 
 def _run(tasks, client, progress, n_jobs):
     if client is not None:
+        tasks = [dict(task, tune_allocator=True) for task in tasks]
         futures = client.map(_solve_task, tasks, pure=False)
         if progress:
             from dask.distributed import progress as dask_progress
@@ -302,8 +305,39 @@ def _reporter(progress, total):
     return report
 
 
+#: glibc's mallopt parameters (malloc.h) and the values set in a Dask worker:
+#: heap (not mmap) for blocks below 32 MiB, and the heap kept until 128 MiB
+#: are free at its top.
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
+_TRIM_BYTES, _MMAP_BYTES = 128 << 20, 32 << 20
+
+
+def _tune_allocator():
+    """Give glibc's malloc fixed, generous thresholds in this process; False where not glibc.
+
+    distributed's nanny starts every worker with ``MALLOC_TRIM_THRESHOLD_=65536``,
+    which also pins glibc's mmap threshold at 128 KiB: every NumPy temporary
+    above it (a (2048, 4, 16) batch array is 1 MiB) is then mmap'd and
+    zero-filled on each allocation, and a sweep task costs about 4x its local
+    CPU. Setting both thresholds explicitly (mallopt) restores the local
+    behaviour; it is idempotent and costs microseconds, so every task on a
+    cluster calls it (workers that join later included).
+    """
+    try:
+        libc_name = os.confstr("CS_GNU_LIBC_VERSION")
+    except (ValueError, OSError, AttributeError):
+        libc_name = None
+    if not libc_name or not libc_name.startswith("glibc"):
+        return False
+    libc = ctypes.CDLL(None)
+    return bool(libc.mallopt(_M_MMAP_THRESHOLD, _MMAP_BYTES)
+                and libc.mallopt(_M_TRIM_THRESHOLD, _TRIM_BYTES))
+
+
 def _solve_task(task):
     """Every point of one K, in stacks of one reduced layout; returns per-point arrays."""
+    if task.get("tune_allocator"):
+        _tune_allocator()
     points = task["points"]
     k = int(points[0][0])
     mats = [_counts(k, p, task["counts"]) for p in points]
