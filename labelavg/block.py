@@ -29,6 +29,7 @@ the instance's own correlation Φ_ii = 1 instead of c. Counts may be fractional
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 import warnings
@@ -630,8 +631,17 @@ class _Batch:
         index = np.asarray(index)
         if index.dtype != bool and np.array_equal(index, np.arange(self.size)):
             return self
-        return replace(self, weights=self.weights[index], class_gram=self.class_gram[index],
-                       self_coef=self.self_coef[index], n_lam=self.n_lam[index])
+        out = replace(self, weights=self.weights[index], class_gram=self.class_gram[index],
+                      self_coef=self.self_coef[index], n_lam=self.n_lam[index])
+        if "structure" in self.__dict__:       # read once per batch: pass it on, sliced
+            delta, member, gamma = self.structure
+            out.__dict__["structure"] = (delta[index], member, gamma[index])
+        return out
+
+    @functools.cached_property
+    def structure(self):
+        """δ (P,), part membership E (K, q), Γ (P, q, q) of Φ = δ I + E Γ Eᵀ (:func:`_structure`)."""
+        return _structure(self)
 
     def class_sum(self, x):
         """Σ_{h in class b} n_h x_h for each class b: (P, K, G) -> (P, K, classes).
@@ -646,7 +656,7 @@ class _Batch:
 
     def gram_apply(self, sums):
         """Σ_b Φ(a, b) S_b (P, K, classes) from class sums, through Φ = δ I + E Γ Eᵀ."""
-        delta, member, gamma = _structure(self)
+        delta, member, gamma = self.structure
         if self.orbit:
             # S_b = π_b S_0 for a permutation π_b taking 0 to b; for invariant
             # S_0, Σ_b π_b S_0 = (Σ_i S_0[i]) 1, and Γ is one number d
@@ -690,7 +700,7 @@ class _Batch:
         """
         totals = self.class_totals()
         if np.all(totals == totals[:, :1]):
-            delta, member, gamma = _structure(self)
+            delta, member, gamma = self.structure
             root = np.sqrt(member.sum(axis=0))
             small = np.linalg.eigvalsh(root[:, None] * gamma * root[None, :])[:, -1]
             return self.self_coef + totals[:, 0] * (delta + np.maximum(small, 0.0))
@@ -983,7 +993,7 @@ def _coupling(batch, alpha, dq, tail, rinv_r):
     """
     p, k, g = dq.shape
     rows, r = batch.labels.shape if batch.labels is not None else (k, k)
-    delta, member, gamma = _structure(batch)
+    delta, member, gamma = batch.structure
     n = batch.weights.reshape(p, 1, rows, r)
     x = (alpha[:, None, None, None] * n) * dq.reshape(p, k, rows, r)      # (P, K, c, r)
     u = np.einsum("pkci->pkc", rinv_r.reshape(p, k, rows, r) * n)       # (P, K, c)
@@ -1025,7 +1035,7 @@ def _orbit_coupling(batch, alpha, dq, tail, rinv_r):
     point (m = 2 for all permutations, K for cyclic shifts).
     """
     k = dq.shape[1]
-    delta, _, gamma = _structure(batch)
+    delta, _, gamma = batch.structure
     cells = _cells(k, batch.orbit)
     size = cells.sum(axis=0)
     n = batch.weights[:, None, :]
