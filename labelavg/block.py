@@ -640,7 +640,7 @@ class _Batch:
 
     @functools.cached_property
     def structure(self):
-        """δ (P,), part membership E (K, q), Γ (P, q, q) of Φ = δ I + E Γ Eᵀ (:func:`_structure`)."""
+        """δ (P,), membership E (K, q), Γ (P, q, q) of Φ = δ I + E Γ Eᵀ (:func:`_structure`)."""
         return _structure(self)
 
     def class_sum(self, x):
@@ -716,7 +716,7 @@ class _Batch:
 
     @property
     def multiplicity(self):
-        """Number of groups each column stands for (G,): its orbit's size (1 off the orbit layout)."""
+        """Groups each column stands for (G,): its orbit's size (1 off the orbit layout)."""
         k = self.n_classes
         if self.orbit == "all":
             return np.array([k, k * (k - 1)])[:self.given.size]
@@ -1039,15 +1039,23 @@ def _orbit_coupling(batch, alpha, dq, tail, rinv_r):
     cells = _cells(k, batch.orbit)
     size = cells.sum(axis=0)
     n = batch.weights[:, None, :]
-    u = (rinv_r * n).sum(axis=2) @ cells / size                         # Π U in cells
-    # V B = diag(v) B + X (tailᵀ B), X = α n dq (columns), v = Σ_g X_g
     x = alpha[:, None, None] * n * dq
-    vb = x.sum(axis=2)[:, :, None] * cells + x @ (np.swapaxes(tail, 1, 2) @ cells)
-    vb = (cells.T @ vb) / size[:, None]
-    psi = delta[:, None, None] * np.eye(size.size) + gamma[:, :1, :1] * size[None, None, :]
-    system = np.eye(size.size) + vb @ psi
+    # V B = diag(v) B + X (tailᵀ B), X = α n dq (columns), v = Σ_g X_g; B = I when cyclic
+    if batch.orbit == "cyclic":
+        u = (rinv_r * n).sum(axis=2)
+        vb = x @ np.swapaxes(tail, 1, 2)
+        vb[:, np.arange(k), np.arange(k)] += x.sum(axis=2)
+    else:
+        u = (rinv_r * n).sum(axis=2) @ cells / size                     # Π U in cells
+        vb = x.sum(axis=2)[:, :, None] * cells + x @ (np.swapaxes(tail, 1, 2) @ cells)
+        vb = (cells.T @ vb) / size[:, None]
+    # Ψ = δ I + d 1 sizeᵀ (coordinates of w = δ s + d (1ᵀs) 1): applied, never multiplied
+    d, m = gamma[:, :1, :1], size.size
+    system = delta[:, None, None] * vb + d * (vb @ size)[:, :, None] * size[None, None, :]
+    system[:, np.arange(m), np.arange(m)] += 1.0
     s_hat = np.linalg.solve(system, -u[..., None])
-    return cells @ (psi @ s_hat)                                         # (P, K, 1)
+    w_hat = delta[:, None, None] * s_hat + d * (size @ s_hat)[:, None, :]
+    return w_hat if batch.orbit == "cyclic" else cells @ w_hat          # (P, K, 1)
 
 
 def _line_search(batch, eps, b, value, delta, resid):
