@@ -1049,12 +1049,15 @@ def _orbit_coupling(batch, alpha, dq, tail, rinv_r):
         u = (rinv_r * n).sum(axis=2) @ cells / size                     # Π U in cells
         vb = x.sum(axis=2)[:, :, None] * cells + x @ (np.swapaxes(tail, 1, 2) @ cells)
         vb = (cells.T @ vb) / size[:, None]
-    # Ψ = δ I + d 1 sizeᵀ (coordinates of w = δ s + d (1ᵀs) 1): applied, never multiplied
-    d, m = gamma[:, :1, :1], size.size
-    system = delta[:, None, None] * vb + d * (vb @ size)[:, :, None] * size[None, None, :]
+    # w = δ s + d σ 1 with σ = 1ᵀs, as in _coupling: (I + δ V) s = −U − d σ V 1, so
+    # s = −a − σ b with a = M⁻¹U, b = d M⁻¹ V 1 (≈ 0: H 1 = 0), σ = −1ᵀa / (1 + 1ᵀb)
+    d, m = gamma[:, 0, 0], size.size
+    system = delta[:, None, None] * vb
     system[:, np.arange(m), np.arange(m)] += 1.0
-    s_hat = np.linalg.solve(system, -u[..., None])
-    w_hat = delta[:, None, None] * s_hat + d * (size @ s_hat)[:, None, :]
+    rhs = np.stack([u, d[:, None] * vb.sum(axis=2)], axis=2)
+    a, b = np.moveaxis(np.linalg.solve(system, rhs), 2, 0)              # (P, m) each
+    sigma = -(a @ size) / (1.0 + b @ size)
+    w_hat = (delta[:, None] * (-a - sigma[:, None] * b) + (d * sigma)[:, None])[..., None]
     return w_hat if batch.orbit == "cyclic" else cells @ w_hat          # (P, K, 1)
 
 

@@ -161,3 +161,13 @@ def test_sweep_refuses_beyond_the_memory_limit_before_work():
     with pytest.raises(ValueError, match=r"sweep: batch_size=100000 needs about .* GiB"):
         sweep(n_classes=300, noise="asymmetric", lam=list(np.logspace(-5, -1, 50)),
               eta=list(np.linspace(0, 0.5, 50)), batch_size=100000, rounds=2)
+
+
+def test_orbit_layout_converges_like_the_full_one_at_large_one_over_n_lambda():
+    """Nλ = 1e-4 without the self term: the orbit coupling must stay backward stable."""
+    model = BlockModel(10, 10, 0.4, 0.1)
+    full = _Batch.stack([model], [10 * noise.symmetric(10, 0.8)], [1e-6], self_term=False)
+    want = _solve_batch(full, 2, "exact")
+    got = _solve_batch(full.reduced(), 2, "exact")
+    assert got.batch.orbit == "all" and got.path.converged.all()
+    np.testing.assert_array_equal(got.path.n_iter, want.path.n_iter)
