@@ -17,8 +17,9 @@ Run: ``python bench/bench_dask.py [--rows 2000000] [--chunk 100000] [--classes 8
 LocalCluster of 2 workers × 1 thread (default Dask configuration, so the
 nanny's ``MALLOC_TRIM_THRESHOLD_=65536`` is in force), in one run:
 
-- the thread CPU of one sweep task (``--points`` points × ``--sweep-rounds``
-  rounds, the shipped ``_solve_task``) locally, inside a worker as shipped
+- the thread CPU of one sweep task (the asymmetric half of ``--points``
+  points of K = ``--sweep-k`` × ``--sweep-rounds`` rounds, the shipped
+  ``_solve_task``) locally, inside a worker as shipped
   (allocator tuned, :func:`labelavg.sweep._tune_allocator`) and inside a
   worker without the tuning (the previous behaviour: the nanny's allocator
   state restored by ``mallopt`` before the task), each ``--repeat`` times;
@@ -130,10 +131,10 @@ def _chunk_cpu(tune, block_id, rows, k, centres):
     return _thread_cpu(chunk, block_id, rows, k, centres)
 
 
-def _sweep_tasks(n_points, rounds):
-    """The bench_sweep grid (K = 4, n = 100, c = 0.4, d = 0.1, symmetric and asymmetric η)."""
+def _sweep_tasks(n_points, rounds, k=4):
+    """The bench_sweep grid (n = 100, c = 0.4, d = 0.1, symmetric and asymmetric η)."""
     side = int(np.sqrt(n_points / 2))
-    points = [(4, 100, 0.4, 0.1, lam, eta, name) for name in ("symmetric", "asymmetric")
+    points = [(k, 100, 0.4, 0.1, lam, eta, name) for name in ("symmetric", "asymmetric")
               for eta in np.linspace(0, 0.7, side) for lam in np.logspace(-5, -1, side)]
     settings = dict(rounds=rounds, method="exact", pll_topk=2, counts="expected", tol=1e-10)
     return points, settings
@@ -147,11 +148,12 @@ def sweep_main(args):
     """Task CPU and sweep wall, local against a default 2-worker LocalCluster."""
     from dask.distributed import Client, LocalCluster
 
-    points, settings = _sweep_tasks(args.points, args.sweep_rounds)
+    points, settings = _sweep_tasks(args.points, args.sweep_rounds, args.sweep_k)
     half = len(points) // 2
-    task = dict(settings, points=points[:half])
-    print(f"sweep: {len(points)} points (K = 4, symmetric + asymmetric) x {args.sweep_rounds} "
-          f"rounds, 2 tasks of {half} points; one BLAS thread")
+    task = dict(settings, points=points[half:])
+    print(f"sweep: {len(points)} points (K = {args.sweep_k}, symmetric + asymmetric) x "
+          f"{args.sweep_rounds} rounds; the timed task is the asymmetric half; "
+          f"2 tasks of {half} points; one BLAS thread")
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=True) as cluster, \
             Client(cluster) as client:
         env = client.run(lambda: os.environ.get("MALLOC_TRIM_THRESHOLD_"))
@@ -220,6 +222,7 @@ def main(argv=None):
                         help="chunk generation in a worker vs locally")
     parser.add_argument("--points", type=int, default=4096)
     parser.add_argument("--sweep-rounds", type=int, default=30)
+    parser.add_argument("--sweep-k", type=int, default=4)
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args(argv)
     if args.sweep:

@@ -972,10 +972,22 @@ def _direction(batch, probs, resid):
     # R⁻¹H = diag(dq) + dq ⊗ tail, tail = (β dq∘q − q) / den: never built as a matrix
     tail = (beta * dq - 1.0) * probs / den[:, None, :]
     coupling = _orbit_coupling if batch.orbit else _coupling
-    w = np.repeat(coupling(batch, alpha, dq, tail, rinv_r), batch.width, axis=2)
-    rinv_hw = dq * (w + _class_sum(tail * w)[:, None, :])
-    delta = -rinv_r - alpha[:, None, None] * rinv_hw
-    return delta * batch.present[:, None, :]
+
+    def solve(rinv):
+        w = np.repeat(coupling(batch, alpha, dq, tail, rinv), batch.width, axis=2)
+        rinv_hw = dq * (w + _class_sum(tail * w)[:, None, :])
+        return (-rinv - alpha[:, None, None] * rinv_hw) * batch.present[:, None, :]
+
+    delta = solve(rinv_r)
+    if batch.orbit:
+        # one step of iterative refinement: the orbit coupling is not backward
+        # stable at large 1/(Nλ), and J Δ + r is cheap to evaluate here
+        hess_mix = probs * (batch.mix(delta) / batch.n_lam[:, None, None])
+        err = delta + hess_mix - probs * _class_sum(hess_mix)[:, None, :] + resid
+        err *= batch.present[:, None, :]
+        rinv_e = d * err + beta * dq * (_class_sum(dq * err) / den)[:, None, :]
+        delta = delta - solve(rinv_e)
+    return delta
 
 
 def _coupling(batch, alpha, dq, tail, rinv_r):
