@@ -979,15 +979,19 @@ def _direction(batch, probs, resid):
         return (-rinv - alpha[:, None, None] * rinv_hw) * batch.present[:, None, :]
 
     delta = solve(rinv_r)
-    if batch.orbit:
-        # one step of iterative refinement: the orbit coupling is not backward
-        # stable at large 1/(Nλ), and J Δ + r is cheap to evaluate here
+    for _ in range(_REFINE if batch.orbit else 0):
+        # iterative refinement: the orbit coupling is not backward stable at
+        # large 1/(Nλ), and J Δ + r is cheap to evaluate here
         hess_mix = probs * (batch.mix(delta) / batch.n_lam[:, None, None])
         err = delta + hess_mix - probs * _class_sum(hess_mix)[:, None, :] + resid
         err *= batch.present[:, None, :]
         rinv_e = d * err + beta * dq * (_class_sum(dq * err) / den)[:, None, :]
         delta = delta - solve(rinv_e)
     return delta
+
+
+#: Iterative-refinement steps of the orbit-layout Newton direction.
+_REFINE = 3
 
 
 def _coupling(batch, alpha, dq, tail, rinv_r):
