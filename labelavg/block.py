@@ -29,7 +29,9 @@ the instance's own correlation Φ_ii = 1 instead of c. Counts may be fractional
 
 from __future__ import annotations
 
+import functools
 import math
+import os
 import warnings
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -410,14 +412,27 @@ class BlockModel:
         -------
         BlockSolution
 
+        Raises
+        ------
+        ValueError
+            Before any work, when the solver's memory estimate
+            (:func:`_solver_bytes`, with the solution's own arrays) exceeds
+            half the machine's memory; the message names ``n_classes`` and
+            the memory needed.
+
         Notes
         -----
         The exact fit minimises the count-weighted version of the convex
         objective of theory/THEORY.md restricted to group-constant dual coefficients
         A (K, G), which contains the unique full minimiser. Newton's direction
         is computed from the root form (Q − P)/(Nλ) − A = 0 (the same direction,
-        without inverting the Gram part), by a Woodbury-style reduction to a
-        K² × K² system, and damped by an Armijo search on the objective.
+        without inverting the Gram part), by a Woodbury reduction through the
+        class sums and Φ = δ I + E Γ Eᵀ (one K × K system per point for the
+        block model), and damped by an Armijo search on the objective. Only
+        groups with a positive count are solved; when Φ and the counts are
+        invariant under all class permutations (symmetric noise) or the
+        cyclic shifts (asymmetric, pair noise), one group per orbit is solved
+        and the others are its permutations.
 
         Outputs are carried as deviations Y − 1/K (computed from the logits
         with expm1) and each round is trained on the previous deviations, so
@@ -435,14 +450,24 @@ class BlockModel:
         """
         _checks.choice("method", method, {"exact", "linear"})
         _checks.integer_at_least("rounds", rounds, 1)
-        check_solver_memory(1, self.n_classes)
         lam = _checks.positive_scalar("lam", lam)
         pll_topk = _checks.pll_topk(pll_topk, self.n_classes)
         _checks.choice("ties", ties, {"split", "all", "index"})
         _check_precision(precision, method)
+        # T, the group counts and the class Gram are dense K × K before any layout
+        _check_memory("BlockModel.solve", "n_classes", self.n_classes,
+                      4 * 8 * self.n_classes ** 2)
         mat = _group_counts(self, transition, counts)
         batch = _Batch.stack([self], [mat], [lam], self_term)
-        result = _solve_batch(batch, rounds, method, pll_topk, ties, tol, max_iter)
+        if precision is None:
+            batch = batch.reduced(orbit=method == "exact" and ties != "index")
+            parts = 1 if batch.parts is None else int(np.max(batch.parts)) + 1
+            need = max(_solver_bytes(1, self.n_classes, batch.weights.shape[1], rounds, parts),
+                       _solver_bytes(1, self.n_classes, int(np.sum(mat > 0)), rounds))
+            if method == "linear":
+                need += 24 * batch.weights.shape[1] ** 2
+            _check_memory("BlockModel.solve", "n_classes", self.n_classes, need)
+        result = _expanded(_solve_batch(batch, rounds, method, pll_topk, ties, tol, max_iter))
         if precision is not None:
             exact = (self.n_samples, lam, self.c if self_term else None)
             res, pll, targets, cert = _certify(result, 0, precision, pll_topk, ties, exact,
@@ -457,27 +482,25 @@ class BlockModel:
         return sol
 
 
-def _solver_bytes(n_points, n_classes, n_groups):
-    """Bytes the reduced solver holds at once for a stack of ``n_points`` points.
+def planned_groups(n_classes, noise=None, *, orbit=True, superclass_size=None):
+    """Columns G the reduced solver will work on for a noise family, before T is built.
 
-    Estimate of the dense layout of :func:`_direction`: per point, the
-    G × G Newton system (G = ``n_groups`` = K² (class, label) groups) and the
-    copy ``numpy.linalg.solve`` factorises, plus a few dozen (K, G) work
-    arrays. Measured peaks (tracemalloc, K = 10, 20, 30) are 0.6-0.75 of it.
-
-    Examples
-    --------
-    >>> _solver_bytes(1, 300, 300 ** 2) / 2 ** 30 > 100    # K = 300: the K⁴ system
-    True
+    With ``orbit`` (exact method, expected counts, no certificate) the layouts of
+    :meth:`_Batch.reduced` keep 2 representatives for symmetric noise, K for
+    asymmetric and 2 for pair noise; without, pair noise has 2K present groups;
+    superclass noise has K·m; anything else is planned at the dense K² (an
+    upper bound). Used for the memory and time estimates made before any work.
     """
-    return 8 * n_points * (2 * n_groups ** 2 + 32 * n_classes * n_groups)
-
-
-def check_solver_memory(n_points, n_classes, name="n_classes"):
-    """ValueError naming ``name`` when the reduced solver would not fit in memory."""
-    _checks.memory(name, n_classes, _solver_bytes(n_points, n_classes, n_classes ** 2),
-                   f"the reduced block solver ({n_points} point(s), K² × K² Newton system)")
-
+    k = n_classes
+    if orbit and noise == "symmetric":
+        return 2
+    if orbit and noise == "asymmetric":
+        return k
+    if noise == "pair":
+        return 2 if orbit else 2 * k
+    if noise == "superclass" and superclass_size:
+        return k * superclass_size
+    return k * k
 
 
 def _real(name, value):
@@ -553,26 +576,49 @@ _SAFETY = 1.0
 
 @dataclass(frozen=True)
 class _Batch:
-    """P parameter points with the same K, on all K² (true, given) groups.
+    """P parameter points with the same K, on (true, given) groups.
 
-    Group g = K·a + j has true class a and given label j. An absent group has
-    weight 0: it is carried along (its outputs are those of a hypothetical
-    instance) without influencing the others, and never reported.
+    Layouts (all with G = ``labels.size`` columns, class-major):
+
+    * full (``labels`` None): all K² groups, g = K·a + j;
+    * reduced (:meth:`reduced`): every class a carries the same number r of
+      columns, the given labels ``labels[a]`` (those with a positive count at
+      some point, padded with absent ones), G = K·r;
+    * orbit (``orbit`` ``"all"`` or ``"cyclic"``): Φ and the counts are
+      invariant under every permutation of the classes (symmetric noise), or
+      under the cyclic shifts c -> c + 1 mod K (the paper's asymmetric and
+      pair noise), so one representative per orbit of groups is solved, all
+      of true class 0 ((0, 0) and (0, 1) for ``"all"``; (0, j) for every
+      counted j for ``"cyclic"``), with the count of its orbit inside class 0
+      as weight. Class 0's sum is projected on the vectors the symmetries
+      fixing class 0 leave invariant (:func:`_cells`), and the class coupling
+      has a closed form.
+
+    An absent group has weight 0: it is carried along (its outputs are those
+    of a hypothetical instance) without influencing the others, and never
+    reported. ``parts`` (K,) labels the superclasses of Φ's structure
+    Φ = δ I + E Γ Eᵀ (None: one part, the block model).
     """
 
-    weights: np.ndarray      # (P, G) counts n_g
+    weights: np.ndarray      # (P, G) counts n_g (orbit: the orbit's count in class 0)
     class_gram: np.ndarray   # (P, K, K) Φ(a, b)
     self_coef: np.ndarray    # (P,) 1 − c, or 0 without the self term
     n_lam: np.ndarray        # (P,) Nλ
+    labels: Any = None       # (K or 1, r) given label of each column; None: full layout
+    orbit: Any = None        # None, "all" or "cyclic"
+    parts: Any = None        # (K,) superclass of each class in Φ's structure
 
     @classmethod
     def stack(cls, models, counts, lams, self_term=True):
-        """Points from models of one K, (K, K) count matrices and λ values."""
+        """Points from models of one K, (K, K) count matrices and λ values (full layout)."""
         k = models[0].n_classes
         weights = np.stack([np.asarray(m, dtype=float).reshape(k * k) for m in counts])
-        return cls(weights, np.stack([m.class_gram() for m in models]),
-                   np.array([(1.0 - m.c) if self_term else 0.0 for m in models]),
-                   np.array([float(m.n_samples) * lam for m, lam in zip(models, lams)]))
+        batch = cls(weights, np.stack([m.class_gram() for m in models]),
+                    np.array([(1.0 - m.c) if self_term else 0.0 for m in models]),
+                    np.array([float(m.n_samples) * lam for m, lam in zip(models, lams)]),
+                    parts=_common_parts(models))
+        _structure(batch, check=True)
+        return batch
 
     @property
     def n_classes(self):
@@ -583,30 +629,71 @@ class _Batch:
         return self.weights.shape[0]
 
     @property
+    def _labels(self):
+        if self.labels is None:
+            k = self.n_classes
+            return np.broadcast_to(np.arange(k), (k, k))
+        return self.labels
+
+    @property
+    def width(self):
+        """Columns per class r."""
+        return self._labels.shape[1]
+
+    @property
     def true(self):
-        return np.repeat(np.arange(self.n_classes), self.n_classes)
+        labels = self._labels
+        return np.repeat(np.arange(labels.shape[0]), labels.shape[1])
 
     @property
     def given(self):
-        return np.tile(np.arange(self.n_classes), self.n_classes)
+        return self._labels.reshape(-1)
 
     @property
     def present(self):
         return self.weights > 0
 
     def take(self, index):
-        return _Batch(self.weights[index], self.class_gram[index], self.self_coef[index],
-                      self.n_lam[index])
+        index = np.asarray(index)
+        if index.dtype != bool and np.array_equal(index, np.arange(self.size)):
+            return self
+        out = replace(self, weights=self.weights[index], class_gram=self.class_gram[index],
+                      self_coef=self.self_coef[index], n_lam=self.n_lam[index])
+        if "structure" in self.__dict__:       # read once per batch: pass it on, sliced
+            delta, member, gamma = self.structure
+            out.__dict__["structure"] = (delta[index], member, gamma[index])
+        return out
+
+    @functools.cached_property
+    def structure(self):
+        """δ (P,), membership E (K, q), Γ (P, q, q) of Φ = δ I + E Γ Eᵀ (:func:`_structure`)."""
+        return _structure(self)
 
     def class_sum(self, x):
-        """Σ_{h in class b} n_h x_h for each class b: (P, K, G) -> (P, K, K classes)."""
-        k = self.n_classes
-        prod = x.reshape(x.shape[0], x.shape[1], k, k) * self.weights.reshape(-1, 1, k, k)
-        return np.einsum("pkcj->pkc", prod)
+        """Σ_{h in class b} n_h x_h for each class b: (P, K, G) -> (P, K, classes).
+
+        In the orbit layout the one class sum (class 0) is projected on the
+        vectors the permutations fixing class 0 leave invariant.
+        """
+        rows, r = self._labels.shape
+        prod = x.reshape(x.shape[0], x.shape[1], rows, r) * self.weights.reshape(-1, 1, rows, r)
+        out = np.einsum("pkcj->pkc", prod)
+        return _cell_mean(out, _cells(self.n_classes, self.orbit)) if self.orbit else out
+
+    def gram_apply(self, sums):
+        """Σ_b Φ(a, b) S_b (P, K, classes) from class sums, through Φ = δ I + E Γ Eᵀ."""
+        delta, member, gamma = self.structure
+        if self.orbit:
+            # S_b = π_b S_0 for a permutation π_b taking 0 to b; for invariant
+            # S_0, Σ_b π_b S_0 = (Σ_i S_0[i]) 1, and Γ is one number d
+            total = np.einsum("pkc->pc", sums)[:, None, :]
+            return delta[:, None, None] * sums + gamma[:, :1, :1] * total
+        across = ((sums @ member) @ gamma) @ member.T
+        return delta[:, None, None] * sums + across
 
     def mix(self, x):
         """Σ_h n_h x_h Φ(a(g), a(h)) + self_coef x_g: the Gram map on groups."""
-        across = np.repeat(self.class_sum(x) @ self.class_gram, self.n_classes, axis=-1)
+        across = np.repeat(self.gram_apply(self.class_sum(x)), self.width, axis=-1)
         return across + self.self_coef[:, None, None] * x
 
     def logits(self, b):
@@ -614,12 +701,36 @@ class _Batch:
 
     def fresh_logits(self, b):
         """Logits (P, K, K) of a new instance of each class (columns), no self term."""
-        return self.class_sum(b) @ self.class_gram / self.n_lam[:, None, None]
+        out = self.gram_apply(self.class_sum(b)) / self.n_lam[:, None, None]
+        if not self.orbit:
+            return out
+        # class a's column is class 0's moved by a symmetry taking 0 to a
+        k = self.n_classes
+        if self.orbit == "cyclic":
+            return out[:, (np.arange(k)[:, None] - np.arange(k)[None, :]) % k, 0]
+        own, other = out[:, 0, 0], out[:, -1, 0]
+        return other[:, None, None] + (own - other)[:, None, None] * np.eye(k)
+
+    def class_totals(self):
+        """Σ_{h in class b} n_h (P, K)."""
+        rows, r = self._labels.shape
+        totals = self.weights.reshape(-1, rows, r).sum(-1)
+        return np.repeat(totals, self.n_classes, axis=1) if self.orbit else totals
 
     def top_eigenvalue(self):
-        """Largest eigenvalue of the Gram map: self_coef + λmax(D½ Φ D½), D = class totals."""
-        k = self.n_classes
-        root = np.sqrt(self.weights.reshape(-1, k, k).sum(-1))
+        """Largest eigenvalue of the Gram map: self_coef + λmax(D½ Φ D½), D = class totals.
+
+        With equal class totals t (rows of the counts sum to n) this is
+        t·λmax(Φ), and λmax(Φ) = max(δ, δ + λmax(s½ Γ s½)) with s the part
+        sizes: no K × K eigenproblem.
+        """
+        totals = self.class_totals()
+        if np.all(totals == totals[:, :1]):
+            delta, member, gamma = self.structure
+            root = np.sqrt(member.sum(axis=0))
+            small = np.linalg.eigvalsh(root[:, None] * gamma * root[None, :])[:, -1]
+            return self.self_coef + totals[:, 0] * (delta + np.maximum(small, 0.0))
+        root = np.sqrt(totals)
         sym = root[:, :, None] * self.class_gram * root[:, None, :]
         return self.self_coef + np.linalg.eigvalsh(sym)[:, -1]
 
@@ -627,7 +738,166 @@ class _Batch:
         """Y⁽⁰⁾ − 1/K on every group, (P, K, G)."""
         k = self.n_classes
         dev = np.eye(k)[:, self.given] - 1.0 / k
-        return np.broadcast_to(dev, (self.size, k, k * k)).copy()
+        return np.broadcast_to(dev, (self.size, k, self.given.size)).copy()
+
+    @property
+    def multiplicity(self):
+        """Groups each column stands for (G,): its orbit's size (1 off the orbit layout)."""
+        k = self.n_classes
+        if self.orbit == "all":
+            return np.array([k, k * (k - 1)])[:self.given.size]
+        return np.full(self.given.size, k if self.orbit else 1)
+
+    def reduced(self, orbit=True):
+        """The same points on the orbit layout (if ``orbit`` and it applies) or the reduced one."""
+        if self.labels is not None:
+            return self
+        _structure(self, check=True)
+        k = self.n_classes
+        mats = self.weights.reshape(-1, k, k)
+        kind = _symmetry(self, mats) if orbit else np.zeros(self.size, np.intp)
+        if np.all(kind == 1):
+            labels = np.array([[0, 1]]) if np.any(mats[:, 0, 1] > 0) else np.array([[0]])
+            weights = np.stack([mats[:, 0, 0], (k - 1) * mats[:, 0, 1]], axis=1)
+            return replace(self, weights=weights[:, :labels.size].copy(), labels=labels,
+                           orbit="all")
+        if np.all(kind > 0):
+            labels = np.flatnonzero(np.any(mats[:, 0] > 0, axis=0))[None, :]
+            return replace(self, weights=mats[:, 0, labels[0]].copy(), labels=labels,
+                           orbit="cyclic")
+        labels = _present_labels(mats)
+        weights = np.take_along_axis(mats, np.broadcast_to(labels, mats.shape[:1] + labels.shape),
+                                     axis=2).reshape(self.size, -1)
+        return replace(self, weights=weights, labels=labels)
+
+
+def _common_parts(models):
+    """Superclass labels (K,) valid for every model of a stack (None: the block model)."""
+    k = models[0].n_classes
+    keys = [np.arange(k) // m._m for m in models if 1 < m._m < k]
+    if not keys:
+        return None
+    return np.unique(np.stack(keys, axis=1), axis=0, return_inverse=True)[1].reshape(k)
+
+
+def _structure(batch, check=False):
+    """δ (P,), part membership E (K, q), Γ (P, q, q) with Φ = δ I + E Γ Eᵀ.
+
+    Read from one entry per pair of parts (cost O(K q)); ``check`` verifies
+    the whole of Φ against it (O(K²), done once in :meth:`_Batch.reduced`).
+    """
+    k, gram = batch.n_classes, batch.class_gram
+    parts = np.zeros(k, np.intp) if batch.parts is None else np.asarray(batch.parts)
+    member = (parts[:, None] == np.unique(parts)[None, :]).astype(float)
+    first = np.argmax(member, axis=0)                     # a representative of each part
+    big = np.flatnonzero(member.sum(axis=0) > 1)
+    a, b = ((first[big[0]], np.flatnonzero(member[:, big[0]])[1]) if big.size else (0, 1))
+    delta = gram[:, a, a] - gram[:, a, b]
+    gamma = gram[:, first[:, None], first[None, :]].copy()
+    for s in range(member.shape[1]):
+        mates = np.flatnonzero(member[:, s])
+        gamma[:, s, s] = (gram[:, mates[0], mates[1]] if mates.size > 1
+                          else gram[:, mates[0], mates[0]] - delta)
+    if not check:
+        return delta, member, gamma
+    rebuilt = delta[:, None, None] * np.eye(k) + member @ gamma @ member.T
+    if gram.size and np.max(np.abs(rebuilt - gram)) > 8 * _EPS * max(np.max(np.abs(gram)), 1.0):
+        raise ValueError("class_gram is not δ I + E Γ Eᵀ over the given superclasses")
+    return delta, member, gamma
+
+
+def _symmetry(batch, mats):
+    """(P,) 1 where Φ and the counts are invariant under all class permutations, else 2
+    where they are under the cyclic shifts c -> c + 1 mod K, else 0."""
+    k = batch.n_classes
+    off = ~np.eye(k, dtype=bool)
+
+    def same(m):
+        flat_off = m[:, off].reshape(m.shape[0], -1)
+        diag = np.diagonal(m, axis1=1, axis2=2)
+        return np.all(flat_off == flat_off[:, :1], axis=1) & np.all(diag == diag[:, :1], axis=1)
+
+    def cyclic(m):
+        return np.all(m == np.roll(m, (1, 1), axis=(1, 2)), axis=(1, 2))
+    block = same(batch.class_gram) & (batch.parts is None)
+    return np.where(block & same(mats), 1, np.where(block & cyclic(mats), 2, 0))
+
+
+def _layout_keys(batch, orbit=True):
+    """(P,) int keys of a full-layout batch: points with one key share their reduced layout.
+
+    A point solved in a stack of points with its own key gets bit-identical
+    results to the point solved alone (same columns, same arithmetic).
+    """
+    mats = batch.weights.reshape(-1, batch.n_classes, batch.n_classes)
+    sign = np.column_stack([_symmetry(batch, mats) * orbit,
+                            (mats > 0).reshape(batch.size, -1)])
+    return np.unique(sign, axis=0, return_inverse=True)[1].reshape(-1)
+
+
+def _present_labels(mats):
+    """Given labels (K, r) per class: those counted at some point, padded to a common r."""
+    used = np.any(mats > 0, axis=0)
+    r = max(int(used.sum(axis=1).max()), 1)
+    order = np.argsort(~used, axis=1, kind="stable")[:, :r]   # used labels first, in order
+    return np.sort(order, axis=1)
+
+
+def _cells(k, orbit):
+    """Membership (K, m) of the orbits of the symmetries fixing class 0.
+
+    All permutations: {0} and {1..K−1}; cyclic shifts: only the identity
+    fixes 0, every class is its own cell.
+    """
+    if orbit == "cyclic":
+        return np.eye(k)
+    out = np.zeros((k, 2))
+    out[0, 0] = 1.0
+    out[1:, 1] = 1.0
+    return out
+
+
+def _cell_mean(x, cells):
+    """Average of (P, K, C) over each cell of the class-component axis (projection)."""
+    if cells.shape[0] == cells.shape[1]:
+        return x
+    means = np.einsum("pkc,km->pmc", x, cells) / cells.sum(axis=0)[None, :, None]
+    return np.einsum("km,pmc->pkc", cells, means)
+
+
+def _solver_bytes(n_points, n_classes, n_groups, rounds=1, n_parts=1):
+    """Peak memory estimate (bytes) of the reduced solver: P points of K classes on G columns.
+
+    Per Newton step the solver holds about 40 arrays of shape (P, K, G), the
+    class blocks (P, K, r, r) and (P, K, r, K) of the Woodbury solve (r =
+    G/K columns per class, at least 1), the (P, K, K) Gram matrices and a
+    (P, qK, qK) coupling system (q = ``n_parts`` superclasses); the path
+    keeps, per round, targets, deviations and the fresh-instance logits
+    (P, rounds, K, G) and (P, rounds, K, K) with their verdict temporaries.
+    The float64 error bound (:mod:`labelavg._bound`) adds the eigen-decomposition
+    of the (P, G, G) Gram map and its (P, G, G) eigenbasis and lever arrays.
+    Measured peaks (tracemalloc) are 0.3–0.9 of this.
+    """
+    p, k, g = (float(n_points), float(n_classes), float(n_groups))
+    r = max(g / k, 1.0)
+    step = 40 * k * g + 3 * g * r + 3 * g * k + 4 * k * k + 2 * (n_parts * k) ** 2 + 6 * g * g
+    path = rounds * (6 * k * g + 8 * k * k)
+    return int(8 * p * (step + path))
+
+
+def _memory_limit():
+    """Memory (bytes) the solver may plan to use: half the machine's, at most 64 GiB."""
+    total = _checks.physical_memory() or 16 << 30
+    return min(total // 2, 64 << 30)
+
+
+def _check_memory(where, name, value, need):
+    """ValueError before any work when the solver would need more than the limit."""
+    limit = _memory_limit()
+    if need > limit:
+        raise ValueError(f"{where}: {name}={value!r} needs about {need / 2**30:.3g} GiB of "
+                         f"memory for the reduced solver, more than the limit of "
+                         f"{limit / 2**30:.3g} GiB (half this machine's memory)")
 
 
 def _class_sum(x):
@@ -712,14 +982,12 @@ def _objective(batch, eps, b):
 def _direction(batch, probs, resid):
     """Newton directions Δ (P, K, G) of J Δ = −r for every point.
 
-    J Δ = Δ + α H_g (self Δ_g + Σ_b Φ(a_g, b) s_b), α = 1/(Nλ), H_g =
-    diag(p_g) − p_g p_gᵀ, s_b = Σ_{h∈b} n_h Δ_h. With R_g = I + α·self·H_g
-    (diagonal plus rank one, inverted in closed form), Δ_g = −R_g⁻¹ r_g −
-    α R_g⁻¹ H_g w_{a(g)}, w = Φ s, leaving one K² × K² system per point,
-    s_b + V_b w_b = −U_b, solved as a stack. Arrays keep the (P, K, G)
-    layout; sums over the short class axes go through einsum.
+    J Δ = Δ + α H_g (self Δ_g + w_{a(g)}), α = 1/(Nλ), H_g = diag(p_g) −
+    p_g p_gᵀ, w_a = Σ_b Φ(a, b) s_b, s_b = Σ_{h∈b} n_h Δ_h. With R_g = I +
+    α·self·H_g (diagonal plus rank one, inverted in closed form), Δ_g =
+    −R_g⁻¹ r_g − α R_g⁻¹ H_g w_{a(g)}, and the class sums solve
+    s_b + V_b w_b = −U_b (:func:`_coupling`): never a dense (K·G)² system.
     """
-    p, k, _ = probs.shape
     alpha = 1.0 / batch.n_lam
     beta = (alpha * batch.self_coef)[:, None, None]
     d = 1.0 / (1.0 + beta * probs)
@@ -728,23 +996,110 @@ def _direction(batch, probs, resid):
     rinv_r = d * resid + beta * dq * (_class_sum(dq * resid) / den)[:, None, :]
     # R⁻¹H = diag(dq) + dq ⊗ tail, tail = (β dq∘q − q) / den: never built as a matrix
     tail = (beta * dq - 1.0) * probs / den[:, None, :]
-    n = batch.weights.reshape(p, k, k)                                       # (P, c, j)
-    u = np.einsum("picj->pci", rinv_r.reshape(p, k, k, k) * n[:, None])       # (P, c, i)
-    wdq = dq.reshape(p, k, k, k) * (alpha[:, None, None] * n)[:, None]       # (P, i, c, j)
-    v = wdq.transpose(0, 2, 1, 3) @ tail.reshape(p, k, k, k).transpose(0, 2, 3, 1)  # (P, c, i, l)
-    _add_diagonal(v, np.einsum("picj->pci", wdq))
-    # system[(b, i), (l, a)] = δ_ab δ_il + V_b[i, l] Φ(a, b): unknowns s in (l, a) order,
-    # so that the V ⊗ Φ part is one stacked outer product with contiguous rows
-    system = np.matmul(v.reshape(p, k, k * k, 1),
-                       np.swapaxes(batch.class_gram, 1, 2).reshape(p, k, 1, k))
-    system = system.reshape(p, k * k, k * k)
-    rows = np.arange(k * k)
-    system[:, rows, rows % k * k + rows // k] += 1.0
-    s = np.linalg.solve(system, -u.reshape(p, k * k, 1)).reshape(p, k, k).transpose(0, 2, 1)
-    w = np.repeat((batch.class_gram @ s).transpose(0, 2, 1), k, axis=2)      # (P, K, G)
-    rinv_hw = dq * (w + _class_sum(tail * w)[:, None, :])
-    delta = -rinv_r - alpha[:, None, None] * rinv_hw
-    return delta * batch.present[:, None, :]
+    coupling = _orbit_coupling if batch.orbit else _coupling
+
+    def solve(rinv):
+        w = np.repeat(coupling(batch, alpha, dq, tail, rinv), batch.width, axis=2)
+        rinv_hw = dq * (w + _class_sum(tail * w)[:, None, :])
+        return (-rinv - alpha[:, None, None] * rinv_hw) * batch.present[:, None, :]
+
+    delta = solve(rinv_r)
+    for _ in range(_REFINE if batch.orbit else 0):
+        # iterative refinement: the orbit coupling is not backward stable at
+        # large 1/(Nλ), and J Δ + r is cheap to evaluate here
+        hess_mix = probs * (batch.mix(delta) / batch.n_lam[:, None, None])
+        err = delta + hess_mix - probs * _class_sum(hess_mix)[:, None, :] + resid
+        err *= batch.present[:, None, :]
+        rinv_e = d * err + beta * dq * (_class_sum(dq * err) / den)[:, None, :]
+        delta = delta - solve(rinv_e)
+    return delta
+
+
+#: Iterative-refinement steps of the orbit-layout Newton direction.
+_REFINE = 3
+
+
+def _coupling(batch, alpha, dq, tail, rinv_r):
+    """w_a = Σ_b Φ(a, b) s_b (P, K, K classes) of the Newton system, by Woodbury.
+
+    s_b + V_b w_b = −U_b with U_b = Σ_{h∈b} n_h R_h⁻¹ r_h and V_b = α Σ_{h∈b}
+    n_h R_h⁻¹ H_h = diag(v_b) + X_b Y_bᵀ (X_b = α n_h dq_h, Y_b = tail_h: rank r,
+    the columns of class b). With Φ = δ I + E Γ Eᵀ, w_b = δ s_b + ŵ_{S(b)},
+    ŵ_S = Σ_S' Γ[S, S'] σ_S', σ_S = Σ_{b∈S} s_b; then M_b = I + δ V_b
+    gives s_b = −M_b⁻¹ U_b − N_b ŵ_{S(b)}, N_b = M_b⁻¹ V_b = diag(v_b / D_b)
+    + X̃_b C_b⁻¹ Ỹ_bᵀ (X̃ = D⁻¹X, Ỹ = D⁻¹Y, D = I + δ diag(v_b), C_b = I_r +
+    δ Y_bᵀ X̃_b), and the superclass sums solve σ_S + N_S ŵ_S = −Σ_{b∈S} M_b⁻¹ U_b,
+    N_S = Σ_{b∈S} N_b: one (qK) × (qK) system (q superclasses; q = 1 for
+    the block model). Cost O(K² r² + q³K³) per point instead of O(K⁶).
+    """
+    p, k, g = dq.shape
+    rows, r = batch.labels.shape if batch.labels is not None else (k, k)
+    delta, member, gamma = batch.structure
+    n = batch.weights.reshape(p, 1, rows, r)
+    x = (alpha[:, None, None, None] * n) * dq.reshape(p, k, rows, r)      # (P, K, c, r)
+    u = np.einsum("pkci->pkc", rinv_r.reshape(p, k, rows, r) * n)       # (P, K, c)
+    dinv = 1.0 / (1.0 + delta[:, None, None] * np.einsum("pkci->pkc", x))
+    xt = x * dinv[..., None]
+    yt = tail.reshape(p, k, rows, r) * dinv[..., None]
+    xt_c, yt_c = xt.transpose(0, 2, 1, 3), yt.transpose(0, 2, 3, 1)       # (P,c,K,r) (P,c,r,K)
+    cap = delta[:, None, None, None] * (yt_c @ x.transpose(0, 2, 1, 3))
+    cap += np.eye(r)
+    rhs = np.concatenate([yt_c, np.einsum("pcik,pkc->pci", yt_c, u)[..., None]], axis=3)
+    z = np.linalg.solve(cap, rhs)                                        # C⁻¹[Ỹᵀ | ỸᵀU]
+    z_y, z_u = z[..., :k], z[..., k]
+    mu = dinv * u - delta[:, None, None] * np.einsum("pcki,pci->pkc", xt_c, z_u)
+    nv = dinv * np.einsum("pkci->pkc", x)                                 # v / D
+    q = member.shape[1]
+    n_s, eye = np.empty((p, q, k, k)), np.arange(k)
+    for s in range(q):
+        cls = np.flatnonzero(member[:, s])
+        n_s[:, s] = (xt_c[:, cls].transpose(0, 2, 1, 3).reshape(p, k, cls.size * r)
+                     @ z_y[:, cls].reshape(p, cls.size * r, k))
+        n_s[:, s, eye, eye] += nv[:, :, cls].sum(-1)
+    # system[(S, i), (S', l)] = δ_SS' δ_il + N_S[i, l] Γ[S, S']
+    system = (n_s[:, :, :, None, :] * gamma[:, :, None, :, None]).reshape(p, q * k, q * k)
+    system[:, np.arange(q * k), np.arange(q * k)] += 1.0
+    rhs_s = -(mu @ member).transpose(0, 2, 1).reshape(p, q * k, 1)
+    sigma = np.linalg.solve(system, rhs_s).reshape(p, q, k).transpose(0, 2, 1)   # (P, K, q)
+    hat = (sigma @ gamma) @ member.T                                     # ŵ_{S(b)} (P, K, c)
+    n_hat = nv * hat + np.einsum("pcki,pci->pkc", xt_c, np.einsum("pcik,pkc->pci", z_y, hat))
+    return delta[:, None, None] * (-mu - n_hat) + hat
+
+
+def _orbit_coupling(batch, alpha, dq, tail, rinv_r):
+    """w_0 (P, K, 1) of the Newton system in the orbit layout (all classes alike).
+
+    Class 0's sum s is invariant under the symmetries fixing class 0, so
+    s = B ŝ with B the cell membership (:func:`_cells`, m cells), Σ_b π_b s =
+    (1ᵀs) 1 for the symmetries π_b taking 0 to b, and the projected
+    equation s + Π V w = −Π U with w = δ s + d (1ᵀs) 1 is an m × m system per
+    point (m = 2 for all permutations, K for cyclic shifts).
+    """
+    k = dq.shape[1]
+    delta, _, gamma = batch.structure
+    cells = _cells(k, batch.orbit)
+    size = cells.sum(axis=0)
+    n = batch.weights[:, None, :]
+    x = alpha[:, None, None] * n * dq
+    # V B = diag(v) B + X (tailᵀ B), X = α n dq (columns), v = Σ_g X_g; B = I when cyclic
+    if batch.orbit == "cyclic":
+        u = (rinv_r * n).sum(axis=2)
+        vb = x @ np.swapaxes(tail, 1, 2)
+        vb[:, np.arange(k), np.arange(k)] += x.sum(axis=2)
+    else:
+        u = (rinv_r * n).sum(axis=2) @ cells / size                     # Π U in cells
+        vb = x.sum(axis=2)[:, :, None] * cells + x @ (np.swapaxes(tail, 1, 2) @ cells)
+        vb = (cells.T @ vb) / size[:, None]
+    # w = δ s + d σ 1 with σ = 1ᵀs, as in _coupling: (I + δ V) s = −U − d σ V 1, so
+    # s = −a − σ b with a = M⁻¹U, b = d M⁻¹ V 1 (≈ 0: H 1 = 0), σ = −1ᵀa / (1 + 1ᵀb)
+    d, m = gamma[:, 0, 0], size.size
+    system = delta[:, None, None] * vb
+    system[:, np.arange(m), np.arange(m)] += 1.0
+    rhs = np.stack([u, d[:, None] * vb.sum(axis=2)], axis=2)
+    a, b = np.moveaxis(np.linalg.solve(system, rhs), 2, 0)              # (P, m) each
+    sigma = -(a @ size) / (1.0 + b @ size)
+    w_hat = (delta[:, None] * (-a - sigma[:, None] * b) + (d * sigma)[:, None])[..., None]
+    return w_hat if batch.orbit == "cyclic" else cells @ w_hat          # (P, K, 1)
 
 
 def _line_search(batch, eps, b, value, delta, resid):
@@ -914,14 +1269,12 @@ def _fresh(batch, path):
     b = path.targets - path.deviation
     shape = b.shape
     flat = b.reshape(-1, *shape[2:])
-    rep = lambda x: np.repeat(x, shape[1], axis=0)
-    sub = _Batch(rep(batch.weights), rep(batch.class_gram), rep(batch.self_coef),
-                 rep(batch.n_lam))
+    sub = batch.take(np.repeat(np.arange(batch.size), shape[1]))
     logits = sub.fresh_logits(flat).reshape(*shape[:2], *sub.class_gram.shape[1:])
     # each entry of B is off by at most the targets' plus the outputs' bound
     err_b = _SAFETY * (path.error + path.target_error)
-    reach = (batch.class_gram @ batch.weights.reshape(batch.size, -1, batch.n_classes)
-             .sum(-1)[..., None])[..., 0] / batch.n_lam[:, None]          # (P, K)
+    reach = (batch.class_gram @ batch.class_totals()[..., None])[..., 0] \
+        / batch.n_lam[:, None]                                              # (P, K)
     rounding = 8 * _EPS * np.abs(sub.fresh_logits(np.abs(flat))).max(axis=1).reshape(
         shape[0], shape[1], -1)
     error = err_b[..., None] * reach[:, None, :] + rounding
@@ -963,7 +1316,8 @@ class _BatchResult:
     @property
     def undecided(self):
         """Undecided training groups per point and round (P, T) (absent groups aside)."""
-        return np.sum((self.verdicts == 0) & self.batch.present[:, None, :], axis=-1)
+        open_ = (self.verdicts == 0) & self.batch.present[:, None, :]
+        return np.sum(open_ * self.batch.multiplicity, axis=-1)
 
 
 def _solve_batch(batch, rounds, method="exact", pll_topk=None, ties="split", tol=1e-10,
@@ -999,6 +1353,51 @@ def _judged(batch, method, path):
     with np.errstate(invalid="ignore"):
         fresh_acc = np.where((fresh == 0).any(axis=-1), np.nan, np.mean(fresh == 1, axis=-1))
     return _BatchResult(batch, method, path, verdicts, accuracy, logits, fresh, fresh_acc)
+
+
+def _expanded(result):
+    """An orbit-layout batch result on the reduced layout (every group of the orbits).
+
+    Group (a, j) is the image π(0, j') of its representative under a
+    symmetry π taking 0 to a: entry π(i) of its vector is the
+    representative's entry i (for all permutations: entry a is entry 0, j
+    is entry 1, every other the common entry 2, or 1 for a clean group; for
+    the cyclic shifts, entry i is entry i − a mod K of (0, j − a)).
+    Everything else (errors, accuracies, fresh outputs) is the same for the
+    whole orbit.
+    """
+    batch = result.batch
+    if not batch.orbit:
+        return result
+    k, reps = batch.n_classes, batch.labels.size
+    classes = np.arange(k)[:, None]
+    if batch.orbit == "cyclic":
+        labels = np.sort((batch.labels[0][None, :] + classes) % k, axis=1)
+        true = np.repeat(np.arange(k), reps)
+        rep = np.searchsorted(batch.labels[0], (labels.reshape(-1) - true) % k)
+        comp = (classes - true[None, :]) % k
+        weights = batch.weights[:, rep]
+    else:
+        labels = np.broadcast_to(np.arange(k), (k, k)) if reps == 2 else classes
+        true = np.repeat(np.arange(k), labels.shape[1])
+        rep = (labels.reshape(-1) != true).astype(np.intp)
+        comp = np.where(classes == true, 0, np.where(classes == labels.reshape(-1), 1, 1 + rep))
+        weights = batch.weights[:, rep] / np.where(rep == 1, k - 1, 1)
+    flat = comp * reps + rep                                            # (K, G)
+    wide = replace(batch, weights=weights, labels=labels, orbit=None)
+
+    def vectors(x):
+        return x.reshape(*x.shape[:-2], k * reps)[..., flat]
+
+    def field(x, vector):
+        return vectors(x) if vector else x[..., rep]
+
+    path = _Path(**{name: (field(value, value.ndim == 4) if value.ndim >= 3 else value)
+                    for name, value in vars(result.path).items()})
+    pll = None if result.pll is None else _expanded(result.pll)
+    targets = None if result.pll_targets is None else vectors(result.pll_targets)
+    return replace(result, batch=wide, path=path, verdicts=result.verdicts[..., rep],
+                   pll=pll, pll_targets=targets)
 
 
 def _undecided_warning(count, where, bits=None):

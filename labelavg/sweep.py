@@ -15,15 +15,18 @@ than its arithmetic. With ``client=`` the batches run on the workers of a
 
 from __future__ import annotations
 
+import ctypes
 import math
+import os
 import warnings
 from itertools import product
 
 import numpy as np
 
 from . import _checks, noise as _noise
-from .block import (_Batch, _certify_open, _check_precision, _solve_batch,
-                    _undecided_warning, check_solver_memory)
+from .block import (_Batch, _certify_open, _check_memory, _check_precision, _layout_keys,
+                    _memory_limit, _solve_batch, _solver_bytes, _undecided_warning,
+                    planned_groups)
 
 __all__ = ["GRID", "COLUMNS", "NOISES", "sweep"]
 
@@ -81,7 +84,8 @@ def sweep(*, n_classes=4, n_per_class=100, c=0.4, d=0.1, lam, eta, noise="symmet
         table is identical to the local one.
     batch_size : int, optional
         Points per stacked solve (and per task on a cluster); default
-        :data:`BATCH_SIZE`.
+        :data:`BATCH_SIZE`, halved while the solver's memory estimate exceeds
+        the limit (half the machine's memory).
     progress : bool or callable
         True shows a tqdm bar locally, or Dask's progress bar with ``client``;
         a callable is called as ``progress(points_done, points_total)``.
@@ -116,7 +120,9 @@ def sweep(*, n_classes=4, n_per_class=100, c=0.4, d=0.1, lam, eta, noise="symmet
         Before any work starts, on an empty list, an unknown noise or method,
         or a value invalid at **any** grid point (e.g. d ≥ c): invalid grid
         points are refused, never skipped. The message names the parameter
-        and the offending value.
+        and the offending value. Also when one point of some K (or a stack of
+        the given ``batch_size``) would need more memory than the limit: the
+        message names ``n_classes`` (or ``batch_size``) and the memory needed.
 
     Examples
     --------
@@ -161,7 +167,6 @@ def _grid(params, counts, superclass_size=None):
     _checks.choice("counts", counts, {"expected", "exact"})
     for k in grid["n_classes"]:
         _checks.integer_at_least("n_classes", k, 2)
-        check_solver_memory(1, k)
     for n in grid["n_per_class"]:
         if isinstance(n, bool) or not isinstance(n, (int, float, np.number)) \
                 or not math.isfinite(n) or n < 1:
@@ -181,6 +186,8 @@ def _grid(params, counts, superclass_size=None):
                              f"d={d!r} with c={min(grid['c'])!r}")
     for name in grid["noise"]:
         _checks.choice("noise", name, set(NOISES))
+    for k in grid["n_classes"]:     # every point builds T and its counts, dense K × K
+        _check_memory("sweep", "n_classes", k, 4 * 8 * k * k)
     for name, k, eta in product(grid["noise"], grid["n_classes"], grid["eta"]):
         _noise.transition_matrix(name, k, eta, superclass_size)   # refuses η out of range
     return grid
@@ -207,15 +214,13 @@ def solve_points(points, settings, *, client=None, batch_size=None, progress=Fal
     processes, or on a Dask ``client``. Returns a dict of arrays with the
     points on axis 0, in the order given.
     """
-    batch_size = BATCH_SIZE if batch_size is None else batch_size
     tasks, order = [], []
     ks = np.array([p[0] for p in points])
     for k in np.unique(ks):
         idx = np.flatnonzero(ks == k)
-        if client is None:
-            check_solver_memory(min(batch_size, idx.size), int(k))
-        for start in range(0, idx.size, batch_size):
-            part = idx[start:start + batch_size]
+        size = _batch_size(int(k), [points[i] for i in idx], settings, batch_size)
+        for start in range(0, idx.size, size):
+            part = idx[start:start + size]
             tasks.append(dict(settings, points=[points[i] for i in part]))
             order.append(part)
     outputs = _run(tasks, client, progress, n_jobs)
@@ -237,8 +242,40 @@ def solve_points(points, settings, *, client=None, batch_size=None, progress=Fal
     return merged
 
 
+def _planned_groups(k, noises, settings):
+    """Columns of the reduced layout a batch of K classes will use (an upper bound)."""
+    orbit = (settings["method"] == "exact" and settings["counts"] == "expected"
+             and settings.get("precision") is None)
+    return max(planned_groups(k, name, orbit=orbit,
+                              superclass_size=settings.get("superclass_size"))
+               for name in noises)
+
+
+def _batch_size(k, points, settings, batch_size):
+    """Points per stacked solve of K classes: the given size, or the default cut to fit memory.
+
+    Raises ValueError (before any work) when the given ``batch_size``, or a
+    single point, would need more than the memory limit.
+    """
+    groups = _planned_groups(k, {p[6] for p in points}, settings)
+
+    def need(size):
+        linear = 24 * size * groups ** 2 if settings["method"] == "linear" else 0
+        return _solver_bytes(size, k, groups, settings["rounds"]) + linear
+
+    _check_memory("sweep", "n_classes", k, need(1))
+    if batch_size is not None:
+        _check_memory("sweep", "batch_size", batch_size, need(min(batch_size, len(points))))
+        return batch_size
+    size, limit = BATCH_SIZE, _memory_limit()
+    while size > 1 and need(min(size, len(points))) > limit:
+        size //= 2
+    return size
+
+
 def _run(tasks, client, progress, n_jobs):
     if client is not None:
+        tasks = [dict(task, tune_allocator=True) for task in tasks]
         futures = client.map(_solve_task, tasks, pure=False)
         if progress:
             from dask.distributed import progress as dask_progress
@@ -285,8 +322,39 @@ def _reporter(progress, total):
     return report
 
 
+#: glibc's mallopt parameters (malloc.h) and the values set in a Dask worker:
+#: heap (not mmap) for blocks below 32 MiB, and the heap kept until 128 MiB
+#: are free at its top.
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
+_TRIM_BYTES, _MMAP_BYTES = 128 << 20, 32 << 20
+
+
+def _tune_allocator():
+    """Give glibc's malloc fixed, generous thresholds in this process; False where not glibc.
+
+    distributed's nanny starts every worker with ``MALLOC_TRIM_THRESHOLD_=65536``,
+    which also pins glibc's mmap threshold at 128 KiB: every NumPy temporary
+    above it (a (2048, 4, 16) batch array is 1 MiB) is then mmap'd and
+    zero-filled on each allocation, and a sweep task costs about 4x its local
+    CPU. Setting both thresholds explicitly (mallopt) restores the local
+    behaviour; it is idempotent and costs microseconds, so every task on a
+    cluster calls it (workers that join later included).
+    """
+    try:
+        libc_name = os.confstr("CS_GNU_LIBC_VERSION")
+    except (ValueError, OSError, AttributeError):
+        libc_name = None
+    if not libc_name or not libc_name.startswith("glibc"):
+        return False
+    libc = ctypes.CDLL(None)
+    return bool(libc.mallopt(_M_MMAP_THRESHOLD, _MMAP_BYTES)
+                and libc.mallopt(_M_TRIM_THRESHOLD, _TRIM_BYTES))
+
+
 def _solve_task(task):
-    """One stacked solve: every point of one K; returns per-point arrays."""
+    """Every point of one K, in stacks of one reduced layout; returns per-point arrays."""
+    if task.get("tune_allocator"):
+        _tune_allocator()
     points = task["points"]
     k = int(points[0][0])
     mats = [_counts(k, p, task["counts"], task.get("superclass_size")) for p in points]
@@ -296,28 +364,47 @@ def _solve_task(task):
     batch = _Batch(np.stack([m.reshape(-1) for m in mats]),
                    d[:, None, None] + (c - d)[:, None, None] * eye,
                    1.0 - c, k * n * lam)
-    topk = _topk(task["pll_topk"], k)
-    rounds = task["rounds"]
-    res = _solve_batch(batch, rounds, task["method"], topk, "split", task["tol"])
-    bits = np.zeros(len(points), int)
     if task.get("precision") is not None:
+        # the certificate works on the full K² layout: no orbit reduction
         exact = [(k * p[1], p[4], p[2]) for p in points]
+        out = _stack_arrays(batch, task, exact)
+    else:
+        orbit = task["method"] == "exact"
+        keys = _layout_keys(batch, orbit)
+        parts = {key: _stack_arrays(batch.take(keys == key).reduced(orbit), task)
+                 for key in np.unique(keys)}
+        out = {}
+        for name in parts[keys[0]]:
+            first = parts[keys[0]][name]
+            out[name] = np.empty((len(points),) + first.shape[1:], first.dtype)
+            for key, part in parts.items():
+                out[name][keys == key] = part[name]
+    out["n_points"] = len(points)
+    out["t_star"] = np.array([_t_star(k, p, m, task["rounds"]) for p, m in zip(points, mats)])
+    return out
+
+
+def _stack_arrays(batch, task, exact=None):
+    """Per-point arrays of one stacked solve; ``exact`` data certify its open verdicts."""
+    k, size = batch.n_classes, batch.size
+    topk = _topk(task["pll_topk"], k)
+    res = _solve_batch(batch, task["rounds"], task["method"], topk, "split", task["tol"])
+    bits = np.zeros(size, int)
+    if exact is not None:
         res, bits = _certify_open(res, task["precision"], topk, "split", exact, task["tol"])
-    verdicts = res.verdicts
-    all_right = np.all((verdicts == 1) | ~batch.present[:, None, :], axis=-1)
-    nan2 = np.full((len(points), 2), math.nan)
+    all_right = np.all((res.verdicts == 1) | ~batch.present[:, None, :], axis=-1)
+    nan2 = np.full((size, 2), math.nan)
     pll = nan2 if res.pll is None else np.stack(
         [res.pll.accuracy[:, 0, 0], res.pll.fresh_accuracy[:, 0]], axis=1)
-    pll_right = (np.zeros(len(points), bool) if res.pll is None else
+    pll_right = (np.zeros(size, bool) if res.pll is None else
                  np.all((res.pll.verdicts[:, 0] == 1) | ~batch.present, axis=-1))
     return dict(
-        n_points=len(points), accuracy=res.accuracy, fresh=res.fresh_accuracy,
+        accuracy=res.accuracy, fresh=res.fresh_accuracy,
         undecided=res.undecided, all_right=all_right,
         least_round=_least_rounds(all_right, res.undecided),
         pll=pll, pll_all_right=pll_right,
-        pll_undecided=(np.zeros(len(points), int) if res.pll is None
+        pll_undecided=(np.zeros(size, int) if res.pll is None
                        else res.pll.undecided[:, 0]),
-        t_star=np.array([_t_star(k, p, m, rounds) for p, m in zip(points, mats)]),
         converged=res.path.converged.all(axis=1), bits=bits)
 
 

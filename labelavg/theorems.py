@@ -27,7 +27,8 @@ from .block import (
     _check_precision,
     _group_counts,
     _solve_batch,
-    check_solver_memory,
+    _check_memory,
+    _solver_bytes,
     symbolic_spectrum,
 )
 
@@ -213,6 +214,10 @@ def _exact_scan(model, mat, lam, max_rounds, tol, precision=None):
     verdict of the rounds the answer rests on.
     """
     batch = _Batch.stack([model], [mat], [lam])
+    if precision is None:
+        batch = batch.reduced()
+    _check_memory("full_accuracy", "n_classes", model.n_classes,
+                  _solver_bytes(1, model.n_classes, batch.weights.shape[1], max_rounds))
     result = _solve_batch(batch, max_rounds, "exact", tol=tol)
     cert = None
     if precision is not None:
@@ -303,8 +308,6 @@ def full_accuracy(model, transition=None, *, lam, counts=None, max_rounds=50,
                          f"superclass_size={model.superclass_size}")
     lam = _checks.positive_scalar("lam", lam)
     _checks.integer_at_least("max_rounds", max_rounds, 1)
-    if exact:
-        check_solver_memory(1, model.n_classes)
     mat = _group_counts(model, transition, counts)
     theta, phi, psi = _filters(model, lam)
     delta = _delta(mat)

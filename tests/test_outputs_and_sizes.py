@@ -210,10 +210,10 @@ def test_parquet_needs_an_extra(tmp_path, capsys, no_solver):
 
 @pytest.mark.parametrize("argv, flag", [
     (["check", "--n-classes", "100000"], "--n-classes"),
-    (["check", "--n-classes", "300"], "--n-classes"),
+    (["check", "--n-classes", "30000"], "--n-classes"),   # K = 300 runs since the orbit solver
     (["phase", "--n-classes", "100000", "--eta", "0.1,0.5", "--rounds", "1:3"], "--n-classes"),
     (["sweep", "--n-classes", "100000", "--eta", "0.1", "--lam", "1e-3"], "--n-classes"),
-    (["sweep", "--n-classes", "2000", "--eta", "0.1", "--lam", "1e-3"], "--n-classes"),
+    (["sweep", "--n-classes", "20000", "--eta", "0.1", "--lam", "1e-3"], "--n-classes"),
     (["simulate", "--n-classes", "100000", "--n-per-class", "2", "--dim", "10"],
      "--n-classes"),
     (["demo", "--n-classes", "1000", "--no-figure"], "--n-classes"),
@@ -240,9 +240,9 @@ def test_api_memory_errors_name_the_parameter(memory_16gib):
     from labelavg.simulate import simulate
 
     model = labelavg.BlockModel(10 ** 6, 10, 0.4, 0.1)
-    with pytest.raises(ValueError, match=r"n_classes=1000000: .* needs about .*iB of memory"):
+    with pytest.raises(ValueError, match=r"n_classes=1000000:? .*needs about .*iB of memory"):
         model.solve(lam=1e-3, rounds=2)
-    with pytest.raises(ValueError, match=r"n_classes=100000: .*memory"):
+    with pytest.raises(ValueError, match=r"n_classes=100000:? .*memory"):
         labelavg.sweep(n_classes=10 ** 5, lam=1e-3, eta=0.1)
     with pytest.raises(ValueError, match=r"n_classes=100000: .*memory"):
         simulate(n_classes=10 ** 5, n_per_class=2, dim=10, c=0.4, d=0.1, eta=0.1,
@@ -254,17 +254,7 @@ def test_api_memory_errors_name_the_parameter(memory_16gib):
         block_gram(1000, 100, 0.4, 0.1)
 
 
-def test_solver_bytes_bounds_the_measured_peak():
-    """The estimate is above tracemalloc's peak of one solve, and within 4x of it."""
-    k = 12
-    model = labelavg.BlockModel(k, 10, 0.4, 0.1)
-    transition = labelavg.noise.symmetric(k, 0.3)
-    tracemalloc.start()
-    model.solve(transition, lam=1e-2, rounds=1, pll_topk=None)
-    peak = tracemalloc.get_traced_memory()[1]
-    tracemalloc.stop()
-    estimate = block._solver_bytes(1, k, k * k)
-    assert peak <= estimate <= 4 * peak, (peak, estimate)
+# the estimate against tracemalloc's peak: tests/test_scaling.py (the orbit layouts)
 
 
 def test_smallest_case_passes_the_size_checks(tmp_path, capsys):

@@ -254,7 +254,7 @@ def test_integer_axes_refuse_fractions_and_binary_points_skip_pll():
         phase_diagram(eta=[0.1, 0.3], rounds=[1, 2], lam=1e-3, c=0.4, d=0.1,
                       n_classes=3.5, n_per_class=20)
     pd = phase_diagram(eta=0.3, rounds=[1, 2], lam=1e-3, c=0.4, d=0.1,
-                       n_classes=[2, 3], n_per_class=20)
+                       n_classes=[2, 3], n_per_class=20, pll_topk=2)
     pll, axis = pd.values["pll_label_correction"], pd.axes.index("n_classes")
     assert np.all(np.isnan(np.take(pll, 0, axis=axis)))      # K = 2: no top-2 PLL
     assert not np.any(np.isnan(np.take(pll, 1, axis=axis)))

@@ -123,7 +123,7 @@ def test_cli_sweep_writes_csv(tmp_path):
 
 
 def test_pll_skipped_where_topk_reaches_k():
-    table = sweep(eta=0.1, lam=1e-2, n_classes=[2, 3], rounds=1)
+    table = sweep(eta=0.1, lam=1e-2, n_classes=[2, 3], rounds=1, pll_topk=2)
     k2 = table[table.n_classes == 2]
     assert math.isnan(k2["pll_label_correction"].iloc[0])
     assert not math.isnan(table[table.n_classes == 3]["pll_label_correction"].iloc[0])

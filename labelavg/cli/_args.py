@@ -108,6 +108,8 @@ def open_fraction(text):
 
 def precision(text):
     """``auto``, ``off`` / 0, or decimal digits >= 16 of the rigorous certificate."""
+    if text == "default":       # the command's own default (check: auto for small K)
+        return text
     if text in ("auto", "off"):
         return None if text == "off" else text
     value = _integer(text, 0)
@@ -275,25 +277,28 @@ FLOPS = 1e12
 
 
 def check_block_solver(n_classes, rounds, *, batch=1, points=1, rounds_flag="--rounds",
-                       points_flag=None):
+                       points_flag=None, noise=None, superclass_size=None):
     """Memory and time of the reduced block solver, for every K in ``n_classes``.
 
     ``batch`` points are solved at once (memory), ``points`` in all (time), each
     for ``rounds`` fits; ``points_flag`` is the flag that sets ``points``
-    (``--seeds``), if any. Returns the lower bound of the time, in seconds.
+    (``--seeds``), if any; ``noise`` picks the layout
+    (:func:`labelavg.block.planned_groups`). Returns an estimate of the time, in
+    seconds (about 10 flops per element of the solver's work arrays per round).
     """
-    from labelavg.block import _solver_bytes
+    from labelavg.block import _solver_bytes, planned_groups
 
     seconds = 0.0
     for k in n_classes:
-        groups = k * k
-        solver = _solver_bytes(batch, k, groups)
-        path = 32 * batch * rounds * k * groups       # ~4 arrays (rounds, K, G) per point
-        flag = rounds_flag if path > solver else "--n-classes"
-        check_memory(solver + path, f"argument {flag}: K = {k}, {rounds} round(s) "
-                                    f"(reduced block solver, {groups}×{groups} Newton "
-                                    "system)", flag)
-        seconds += points * rounds * max(SECONDS_PER_ROUND, 2 / 3 * groups ** 3 / FLOPS)
+        groups = planned_groups(k, noise, superclass_size=superclass_size)
+        need = _solver_bytes(batch, k, groups, rounds)
+        # blame the rounds when one round would fit, else K
+        fits_one = _solver_bytes(batch, k, groups, 1) <= (physical_memory() or need)
+        flag = rounds_flag if fits_one else "--n-classes"
+        check_memory(need, f"argument {flag}: K = {k}, {rounds} round(s) "
+                           f"(reduced block solver, {groups} column(s) per class)", flag)
+        work = _solver_bytes(1, k, groups, 1) / 8
+        seconds += points * rounds * max(SECONDS_PER_ROUND, 10 * work / FLOPS)
     flags = ["--n-classes", rounds_flag] + ([points_flag] if points_flag else [])
     if points_flag and points > rounds:
         flags.insert(0, flags.pop())

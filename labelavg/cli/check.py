@@ -17,6 +17,9 @@ import warnings
 
 from labelavg.cli import _args
 
+#: Largest K that `check` certifies by default.
+CERTIFY_MAX_K = 8
+
 EXAMPLES = """examples:
   labelavg check --n-classes 4 --n-per-class 500 --c 0.4 --d 0.1 --lam 1e-5 --eta 0.5
   labelavg check --noise asymmetric --eta 0.3 --lam 0.1 --json
@@ -55,7 +58,11 @@ def add_parser(sub):
                    help="fits t = 1..ROUNDS searched for the least all-right round "
                         "(default 50; --max-rounds is the old name)")
     _args.add(p, "pll_topk", "auto")
-    _args.add(p, "precision", "auto")
+    _args.add(p, "precision", "default", help=(
+        "rigorous certificate of the verdicts (python-flint ball arithmetic): auto "
+        "(raise the working precision until decided, up to 2048 bits), decimal digits "
+        f">= 16, or off; default auto up to K = {CERTIFY_MAX_K}, off above (the "
+        "certificate's cost grows as the cube of K times the groups)"))
     p.add_argument("--json", action="store_true",
                    help="print the Verdict fields as JSON instead of a table")
     p.set_defaults(run=run)
@@ -71,12 +78,20 @@ def check_args(args):
                          "give auto or k >= 1, not 0")
     _args.check_pll_topk(args.pll_topk, [args.n_classes])
     scans = 2 if args.e is not None else 1      # the hierarchical scan runs two solvers
+    if args.precision == "default":
+        args.precision = "auto" if args.n_classes <= CERTIFY_MAX_K else "skipped"
     return _args.check_block_solver([args.n_classes], args.max_rounds, points=scans,
-                                    rounds_flag="--rounds")
+                                    rounds_flag="--rounds", noise=args.noise,
+                                    superclass_size=args.superclass_size)
 
 
 def run(args):
     seconds = check_args(args)
+    if args.precision == "skipped":
+        args.precision = None
+        print(f"note: no certificate at K = {args.n_classes} > {CERTIFY_MAX_K} by default "
+              "(float64 verdicts, decided outside their proven error bound); pass "
+              "--precision auto to certify anyway", file=sys.stderr)
     if seconds > 5:
         print(f"labelavg check: K = {args.n_classes}, up to {args.max_rounds} rounds: "
               f"this takes at least {_args._duration(seconds)}", file=sys.stderr, flush=True)

@@ -100,7 +100,8 @@ def check_args(args, values):
         _args.check_superclass_size(args.superclass_size, k)
     _args.check_grid_pll_topk(args.pll_topk, values["n_classes"])
     _args.check_out_dir(args.out)
-    check_size(values, [name for name in values if name != "rounds"])
+    check_size(values, [name for name in values if name != "rounds"], (args.noise,),
+               args.superclass_size)
 
 
 def _listed(values, name):
@@ -112,15 +113,27 @@ def check_grid_block(values):
     _args.check_block(min(_listed(values, "c")), max(_listed(values, "d")))
 
 
-def check_size(values, grid_names, n_noises=1):
-    """Memory and time of the reduced solver over the grid, before any work."""
+def check_size(values, grid_names, noises=("symmetric",), superclass_size=None):
+    """Memory and time of the reduced solver over the grid, before any work.
+
+    The layout is planned for the costliest of ``noises``
+    (:func:`labelavg.block.planned_groups`).
+    """
     from labelavg.sweep import BATCH_SIZE
 
-    points = n_noises
+    points = len(noises)
     for name in grid_names:
         points *= len(_listed(values, name))
     return _args.check_block_solver(_listed(values, "n_classes"), max(_listed(values, "rounds")),
-                                    batch=min(points, BATCH_SIZE), points=points)
+                                    batch=min(points, BATCH_SIZE), points=points,
+                                    noise=_costliest(noises, superclass_size),
+                                    superclass_size=superclass_size)
+
+
+def _costliest(noises, superclass_size):
+    from labelavg.block import planned_groups
+
+    return max(noises, key=lambda name: planned_groups(4, name, superclass_size=superclass_size))
 
 
 def check_axes(values, axes=None):

@@ -102,7 +102,7 @@ def run(args):
     _args.check_grid_pll_topk(args.pll_topk, grid["n_classes"])
     check_grid_block(grid)
     _args.check_out_file(args.out, SUFFIXES)
-    check_size({**grid, "rounds": args.rounds}, list(grid), len(noises))
+    check_size({**grid, "rounds": args.rounds}, list(grid), noises, args.superclass_size)
     parquet = args.out.lower().endswith(".parquet")
     if parquet and importlib.util.find_spec("pyarrow") is None:
         raise ValueError(f"argument --out {args.out!r}: Parquet needs pyarrow; pip install "
