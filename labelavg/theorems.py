@@ -16,6 +16,7 @@ reports the gap; disagreements are reported, never hidden.
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -235,10 +236,15 @@ def _exact_scan(model, mat, lam, max_rounds, tol, precision=None):
     path = result.path
     bad = np.flatnonzero(~path.converged[0])
     verdicts = result.verdicts[0][:, batch.present[0]]
+    if bad.size:
+        # the proven bound is built from the final residual (theory/THEORY.md, "The
+        # float64 error bound"), so verdicts outside it stand without convergence
+        warnings.warn(f"full_accuracy: the reduced solver stopped above its tolerance at "
+                      f"round(s) {(bad + 1).tolist()} (largest residual "
+                      f"{path.residual[0, bad].max():.3g}); verdicts are judged against the "
+                      "proven error bound, which includes the residual", RuntimeWarning,
+                      stacklevel=3)
     for t, row in enumerate(verdicts, 1):
-        if t - 1 in bad:
-            raise RuntimeError(f"reduced solver did not converge at round {t}: "
-                               f"residual {path.residual[0, t - 1]:.3g}")
         if np.all(row == 1):
             return t, None, _decided(cert, t)
         if not np.any(row < 0):          # no wrong group and no certified tie: open
