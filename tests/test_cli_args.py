@@ -33,7 +33,7 @@ def _table():
                 yield (command, flag, value), text
     extra = [
         (("check", "--max-rounds", "0"), "--max-rounds"),
-        (("check", "--pll-topk", "0"), "--pll-topk"),
+        (("check", "--pll-topk", "-1"), "--pll-topk"),
         (("check", "--pll-topk", "7"), "--pll-topk"),
         (("check", "--noise", "uniform"), "--noise"),
         (("check", "--superclass-size", "0", "--noise", "superclass"), "--superclass-size"),

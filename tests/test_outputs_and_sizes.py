@@ -263,3 +263,16 @@ def test_smallest_case_passes_the_size_checks(tmp_path, capsys):
                  "1", "--pll-topk", "0", "--out", str(tmp_path / "s.csv")]) == 0
     assert (tmp_path / "s.csv").read_text().count("\n") == 2
     assert sorted(p.name for p in tmp_path.iterdir()) == ["s.csv"]
+
+
+def test_check_plans_the_pll_student_on_the_dense_layout(capsys, no_solver, memory_16gib):
+    """K = 1000: Result 3 fits (orbit layout), the PLL student's one dense round does not;
+    refused before any work, naming the flag that skips it."""
+    err = _refused(capsys, ["check", "--n-classes", "1000", "--rounds", "2"], "--n-classes")
+    assert "--pll-topk 0" in err
+
+
+def test_check_pll_topk_zero_skips_result_4(capsys):
+    assert main(["check", "--n-classes", "3", "--rounds", "2", "--pll-topk", "0"]) == 0
+    out = capsys.readouterr().out
+    assert "Result 3" in out and "Result 4" not in out

@@ -277,12 +277,13 @@ FLOPS = 1e12
 
 
 def check_block_solver(n_classes, rounds, *, batch=1, points=1, rounds_flag="--rounds",
-                       points_flag=None, noise=None, superclass_size=None):
+                       points_flag=None, noise=None, superclass_size=None, skip=None):
     """Memory and time of the reduced block solver, for every K in ``n_classes``.
 
     ``batch`` points are solved at once (memory), ``points`` in all (time), each
     for ``rounds`` fits; ``points_flag`` is the flag that sets ``points``
-    (``--seeds``), if any; ``noise`` picks the layout
+    (``--seeds``), if any; ``skip`` names a flag that avoids this solve, offered
+    in the refusal beside the others; ``noise`` picks the layout
     (:func:`labelavg.block.planned_groups`). Returns an estimate of the time, in
     seconds (about 10 flops per element of the solver's work arrays per round).
     """
@@ -296,7 +297,8 @@ def check_block_solver(n_classes, rounds, *, batch=1, points=1, rounds_flag="--r
         fits_one = _solver_bytes(batch, k, groups, 1) <= (physical_memory() or need)
         flag = rounds_flag if fits_one else "--n-classes"
         check_memory(need, f"argument {flag}: K = {k}, {rounds} round(s) "
-                           f"(reduced block solver, {groups} column(s) per class)", flag)
+                           f"(reduced block solver on {groups} group(s))",
+                     flag + (f" or pass {skip}" if skip else ""))
         work = _solver_bytes(1, k, groups, 1) / 8
         seconds += points * rounds * max(SECONDS_PER_ROUND, 10 * work / FLOPS)
     flags = ["--n-classes", rounds_flag] + ([points_flag] if points_flag else [])
