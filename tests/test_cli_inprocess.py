@@ -178,3 +178,56 @@ def test_bad_arguments_exit_2_with_one_line(capsys, argv):
     assert status == 2
     assert err.startswith(f"labelavg {argv[0]}: error: ") and argv[1] in err
     assert err.strip().count("\n") == 0
+
+
+def test_check_max_rounds_is_passed_on(capsys):
+    # η = 0.5 needs 4 exact rounds (full_accuracy's own scan); read up to 3 it is not reached
+    assert full_accuracy(BlockModel(4, 100, 0.4, 0.1), noise.symmetric(4, 0.5),
+                         lam=2e-4).min_rounds_exact == 4
+    out = _out(capsys, "check", "--max-rounds", "3")
+    assert "least rounds, exact (t ≤ 3)       —" in out
+    assert _row(out, "exact reaches 100%") == "NO"
+
+
+def test_sweep_mixed_noises_with_superclass_size(capsys, tmp_path):
+    path = tmp_path / "m.csv"
+    out = _out(capsys, "sweep", "--noise", "symmetric,superclass", "--superclass-size", "2",
+               "--eta", "0.2", "--lam", "1e-3", "--rounds", "2", "--method", "linear",
+               "--out", str(path))
+    assert out.startswith(f"2 points x 2 rounds -> {path}")
+    assert sorted(set(pd.read_csv(path)["noise"])) == ["superclass", "symmetric"]
+
+
+def test_sweep_parquet_without_pyarrow_exits_2(capsys, tmp_path):
+    import importlib.util
+
+    if importlib.util.find_spec("pyarrow") is not None:
+        pytest.skip("pyarrow is installed")
+    assert main(["sweep", "--eta", "0.2", "--rounds", "2", "--out",
+                 str(tmp_path / "s.parquet")]) == 2
+    assert "Parquet needs pyarrow" in capsys.readouterr().err
+    assert not (tmp_path / "s.parquet").exists()
+
+
+def test_pll_condition_params_name_the_model():
+    from labelavg.theorems import pll_condition
+
+    verdict = pll_condition(BlockModel(4, 100, 0.4, 0.1), noise.symmetric(4, 0.5), lam=2e-4)
+    assert (verdict.params["n"], verdict.params["c"], verdict.params["d"]) == (100, 0.4, 0.1)
+
+
+def test_accuracies_text_keeps_first_two_and_last():
+    from labelavg._repr import accuracies
+
+    assert accuracies([0.5, 0.25, 1, 0.75]) == "0.500, 0.250, 1.000, 0.750"
+    assert accuracies([0.5, 0.25, 1, 0.75, 0.125]) == "0.500, 0.250, ..., 0.125"
+
+
+def test_cupy_available_is_a_plain_false_without_cupy():
+    import importlib.util
+
+    from labelavg._xp import cupy_available
+
+    if importlib.util.find_spec("cupy") is not None:
+        pytest.skip("cupy is installed")
+    assert cupy_available() is False
