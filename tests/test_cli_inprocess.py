@@ -231,3 +231,25 @@ def test_cupy_available_is_a_plain_false_without_cupy():
     if importlib.util.find_spec("cupy") is not None:
         pytest.skip("cupy is installed")
     assert cupy_available() is False
+
+
+def test_dir_lists_public_names_and_lazy_submodules():
+    import labelavg
+
+    names = dir(labelavg)
+    assert "full_accuracy" in names and "datasets" in names and "__version__" in names
+
+
+def test_load_features_integer_features_and_test_label_count(tmp_path):
+    x = np.arange(12).reshape(6, 2) % 5 + np.eye(6, 2, dtype=int)
+    y = np.array([0, 1, 0, 1, 0, 1])
+    np.savez(tmp_path / "ok.npz", x_train=x, y_train=y, x_test=x[:3], y_test=y[:3])
+    data = datasets.load_features(tmp_path / "ok.npz")
+    assert data.x_train.dtype == np.float64
+    np.testing.assert_array_equal(data.x_train, x)   # small integers: exact in float64
+    np.savez(tmp_path / "bad.npz", x_train=x, y_train=y, x_test=x[:3], y_test=y[:2])
+    with pytest.raises(ValueError, match="y_test"):
+        datasets.load_features(tmp_path / "bad.npz")
+    (tmp_path / "junk.npy").write_text("not numpy")
+    with pytest.raises(ValueError, match=r"^path: .*junk\.npy is not a NumPy"):
+        datasets.load_features(tmp_path / "junk.npy", labels=y)
