@@ -253,3 +253,14 @@ def test_load_features_integer_features_and_test_label_count(tmp_path):
     (tmp_path / "junk.npy").write_text("not numpy")
     with pytest.raises(ValueError, match=r"^path: .*junk\.npy is not a NumPy"):
         datasets.load_features(tmp_path / "junk.npy", labels=y)
+
+
+def test_flags_and_choices_by_their_documented_names():
+    from labelavg.cli import build_parser
+
+    parser = build_parser()
+    assert parser.parse_args(["reproduce", "--seeds", "3"]).seeds == 3
+    assert parser.parse_args(["phase", "--quantity", "pll_fresh"]).quantity == "pll_fresh"
+    listing = parser.format_help()
+    assert "self-distillation of a linear probe on real features" in listing
+    assert "rebuild all figures (PNG + PDF) into --out" in listing
