@@ -264,3 +264,10 @@ def test_flags_and_choices_by_their_documented_names():
     listing = parser.format_help()
     assert "self-distillation of a linear probe on real features" in listing
     assert "rebuild all figures (PNG + PDF) into --out" in listing
+
+
+def test_figures_out_flag_and_default():
+    from labelavg.cli import build_parser
+
+    assert build_parser().parse_args(["figures"]).out == "labelavg_figures"
+    assert build_parser().parse_args(["figures", "--out", "x"]).out == "x"
