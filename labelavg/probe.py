@@ -513,9 +513,9 @@ def _check_fit_inputs(X, y, y_true, eval_set):
     if is_dask_array(X):   # the solver reads X chunk by chunk; the rest lives on the host
         xp, X = _np_namespace, _dask_features(X, "X")
     else:
-        arrays = [a for a in (X, y, y_true) if _is_array(a) and not is_dask_array(a)]
-        arrays += [a for a in eval_set or () if _is_array(a) and not is_dask_array(a)]
-        xp = namespace(*arrays)
+        # labels are read on the host whatever their library: only features choose xp
+        features = (X,) + tuple(eval_set or ())[:1]
+        xp = namespace(*[a for a in features if _is_array(a) and not is_dask_array(a)])
         X = _features(xp, X, "X")
     classes, labels = _encode_labels(y, X.shape[0])
     true = None if y_true is None else _label_indices(y_true, "y_true", classes, X.shape[0])

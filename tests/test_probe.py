@@ -191,6 +191,17 @@ def test_self_distillation_on_every_backend(xp, noisy):
     assert_close(to_numpy(lin.coef_), ref_lin.coef_, 1e-8, "linear coef_ across backends")
 
 
+def test_host_labels_with_device_features(xp, noisy):
+    """Features on any backend with labels left on the host (a list, NumPy): the
+    labels are read on the host, so this is the same fit as all-device inputs."""
+    x, given, y, xt, yt = noisy
+    ref = SelfDistillation(1e-2, 1).fit(x, given, eval_set=(xt, yt))
+    model = SelfDistillation(1e-2, 1).fit(xp.asarray(x), given.tolist(),
+                                          y_true=y, eval_set=(xp.asarray(xt), yt))
+    assert_close(to_numpy(model.coef_), ref.coef_, 1e-8, "coef_ with host labels")
+    assert [r.test_accuracy for r in model.history_] == [r.test_accuracy for r in ref.history_]
+
+
 @pytest.mark.parametrize("bad", [0, 4, -1, "last", 1.0, True])
 def test_round_validation(noisy, bad):
     x, given, _, _, _ = noisy
@@ -240,9 +251,9 @@ def test_singleton_class_and_eval_set_checks(noisy):
 def test_mixed_namespaces_raise_type_error(noisy):
     import array_api_strict as strict
 
-    x, given, _, xt, _yt = noisy
-    with pytest.raises(TypeError, match="mix array libraries"):
-        SelfDistillation(1e-2, 1).fit(strict.asarray(x), given)
+    x, given, _, xt, yt = noisy
+    with pytest.raises(TypeError, match="mix array libraries"):   # X and X_test
+        SelfDistillation(1e-2, 1).fit(strict.asarray(x), given, eval_set=(xt, yt))
     model = SelfDistillation(1e-2, 1).fit(x, given)
     with pytest.raises(TypeError, match="mix array libraries"):
         model.predict(strict.asarray(xt))
