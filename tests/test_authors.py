@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from labelavg import authors
+from labelavg._xp import cupy_available
 from labelavg.datasets import FeatureSet
 from labelavg.distill import pll_targets
 from labelavg.pll import loss_and_grad
@@ -111,12 +112,29 @@ def test_run_rounds_is_the_one_cell_grid():
     np.testing.assert_array_equal(res.epoch, grid.epoch[0, 0])
 
 
-def test_array_api_strict_gives_the_numpy_result():
-    strict = pytest.importorskip("array_api_strict")
+def _strict():
+    import array_api_strict
+
+    return array_api_strict
+
+
+def _cupy():
+    import array_api_compat.cupy
+
+    return array_api_compat.cupy
+
+
+@pytest.mark.parametrize("backend", [
+    pytest.param(_strict, id="array_api_strict"),
+    pytest.param(_cupy, id="cupy", marks=[
+        pytest.mark.gpu,
+        pytest.mark.skipif(not cupy_available(), reason="CuPy with a CUDA device needed")]),
+])
+def test_other_backends_give_the_numpy_result(backend):
     data = _set()
     given = _noisy(data, 2)
     ref = _grid(data, given, [0, 1], (1e-2, 0.0))
-    res = _grid(data, given, [0, 1], (1e-2, 0.0), xp=strict)
+    res = _grid(data, given, [0, 1], (1e-2, 0.0), xp=backend())
     np.testing.assert_allclose(res.test_accuracy, ref.test_accuracy, atol=1e-12)
     np.testing.assert_array_equal(res.epoch, ref.epoch)
 
