@@ -16,7 +16,13 @@ Their training, as read from their code (file:line at commit 4092b2d):
   from the teacher's chosen weights.
 
 The authors report the best test-set epoch and hand that checkpoint to the next
-round. :func:`run_rounds` runs three *chains* side by side, each choosing its
+round. :func:`run_grid` runs a whole grid as one batched SGD in any array namespace
+(NumPy, CuPy, ``array_api_strict``), float64: leading axis P stacks every label draw
+(*cell*: noise model, η, seed) × weight decay × chain; all share the features and one
+batch order per run (one host generator), and each cell's initialisations come from
+its own generator, so a cell's result does not depend on the other cells or weight
+decays in the batch. :func:`run_rounds` is its one-cell case. Each cell runs three
+*chains* side by side, each choosing its
 checkpoints by one rule, the same rule for the reported number and for the
 model handed on:
 
@@ -45,7 +51,7 @@ from . import _checks
 from ._xp import namespace, to_numpy
 
 __all__ = ["CHAINS", "Schedule", "ChainResult", "GridResult", "authors_superclasses",
-           "run_grid", "run_rounds", "train"]
+           "memory_limit", "memory_needed", "run_grid", "run_rounds", "train"]
 
 #: Checkpoint rules, see the module docstring.
 CHAINS = ("oracle", "last", "honest")
