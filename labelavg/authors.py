@@ -382,12 +382,12 @@ def _top2_targets(xp, logits):
 def memory_needed(n_traj, n_classes, rows, n_features, n_test):
     """Bytes (float64) of the largest arrays :func:`run_grid` holds at once.
 
-    Targets and the softmax building them (3 × N·P·K), evaluation logits
+    Targets and the logits and softmax building them (4 × N·P·K), evaluation logits
     ((N_val + N_test)·P·K), weights, momentum, checkpoints and gradients (6 × P·K·D).
     """
     fit, val = rows
     per = n_traj * n_classes
-    return 8 * per * (3 * len(fit) + len(val) + n_test + 6 * n_features)
+    return 8 * per * (4 * len(fit) + len(val) + n_test + 6 * n_features)
 
 
 def memory_limit(xp):

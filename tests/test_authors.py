@@ -178,7 +178,7 @@ def test_bad_shapes():
 def test_memory_is_checked_before_work(monkeypatch):
     data = _set()
     need = authors.memory_needed(3, 3, ROWS, 5, 40)
-    assert need == 8 * 9 * (3 * 48 + 12 + 40 + 30)
+    assert need == 8 * 9 * (4 * 48 + 12 + 40 + 30)
     monkeypatch.setattr(authors, "memory_limit", lambda xp: need - 1)
     with pytest.raises(ValueError, match="GiB, more than the limit"):
         authors.run_grid(data, ROWS, _noisy(data, 1), SCHEDULE, [np.random.default_rng(0)],
