@@ -99,12 +99,14 @@ def test_authors_protocol_three_rules(tiny_authors):
     res = pd.read_csv(tiny_authors / "results.csv")
     assert set(res.protocol) == {"authors"} and set(res.rule) == {"oracle", "last", "honest"}
     assert set(res.method) == {"teacher", "t2", "t3", "t4", "t5", "pll"}
-    assert len(res) == 4 * 1 * 2 * 3 * 6
+    assert set(res.lam) == {5e-4, 5e-5, 5e-6}                  # the default --wds
+    assert len(res) == 4 * 1 * 2 * 3 * 6 * 3
+    assert not res.duplicated(["noise", "eta", "method", "seed", "lam", "rule"]).any()
     assert res.epoch.between(1, 3).all()
     assert (res[res.rule == "last"].epoch == 3).all()
     # the oracle rule picks the best test epoch, so no rule beats it on the same trajectory
     teacher = res[res.method == "teacher"].pivot_table(
-        index=["noise", "eta", "seed"], columns="rule", values="test_accuracy")
+        index=["noise", "eta", "seed", "lam"], columns="rule", values="test_accuracy")
     assert (teacher.oracle >= teacher[["last", "honest"]].max(axis=1)).all()
     gains = pd.read_csv(tiny_authors / "gains.csv")
     assert set(gains.rule) == {"oracle", "last", "honest"}
@@ -140,8 +142,54 @@ def test_out_is_a_file(tmp_path, capsys):
     (["--max-train", "10"], "--max-train must be >= 50"),
     (["--etas", "1.0"], "--etas must all be in [0, 1)"),
     (["--protocol", "authors", "--lr", "0"], "--lr must be > 0"),
+    (["--protocol", "authors", "--wds", "1e-4", "-1"], "--wds all >= 0"),
 ])
 def test_bad_arguments(tmp_path, capsys, args, match):
     assert main(["reproduce", "--no-progress", "--out", str(tmp_path / "o"), *args]) == 2
     assert match in capsys.readouterr().err
     assert not (tmp_path / "o").exists()
+
+
+def test_authors_wd_is_chosen_per_method_and_cell_on_honest_validation(tiny_authors):
+    res = pd.read_csv(tiny_authors / "results.csv")
+    table = pd.read_csv(tiny_authors / "wd_selection.csv")
+    for (noise, eta, method), cell in res.groupby(["noise", "eta", "method"]):
+        mean = cell[cell.rule == "honest"].groupby("lam").validation_accuracy.mean()
+        chosen = cell[cell.chosen].lam.unique()
+        assert len(chosen) == 1 and chosen[0] == mean[mean == mean.max()].index.max()
+        assert cell[cell.chosen].shape[0] == 2 * 3            # both seeds, three rules
+        mine = table[(table.noise == noise) & (table.eta == eta) & (table.method == method)]
+        assert mine.set_index("wd").validation_mean.to_dict() == pytest.approx(mean.to_dict())
+        assert mine[mine.chosen].wd.tolist() == [chosen[0]]
+    sets = pd.read_csv(tiny_authors / "sets.csv")
+    assert sets.device.tolist() == ["cpu"] and sets.dtype.tolist() == ["float64"]
+    assert (sets.seconds > 0).all()
+
+
+def test_choose_wd_hand_computed():
+    from labelavg.cli.reproduce import _choose_wd
+
+    # honest validation means: wd 1e-3 -> (0.5 + 0.7) / 2 = 0.6, 1e-4 -> (0.9 + 0.5) / 2 = 0.7
+    # for "teacher"; for "pll" 1e-3 -> 0.4 = 1e-4 -> 0.4 (tie: the larger wd)
+    table = {("teacher", 1e-3): (0.5, 0.7), ("teacher", 1e-4): (0.9, 0.5),
+             ("pll", 1e-3): (0.4, 0.4), ("pll", 1e-4): (0.2, 0.6)}
+    draws = [dict(method=m, lam=wd, seed=s, rule=rule,
+                  validation_accuracy=v[s] if rule == "honest" else 1.0 - v[s])
+             for (m, wd), v in table.items() for s in (0, 1)
+             for rule in ("oracle", "last", "honest")]
+    chosen = {(d["method"], d["lam"]) for d in _choose_wd(draws) if d["chosen"]}
+    assert chosen == {("teacher", 1e-4), ("pll", 1e-3)}
+
+
+def test_device_cupy_without_cupy_is_one_line(tmp_path, capsys, monkeypatch):
+    import labelavg._xp
+
+    monkeypatch.setattr(labelavg._xp, "cupy_available", lambda: False)
+    assert main(["reproduce", "--protocol", "authors", "--device", "cupy", "--no-progress",
+                 "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "--device cupy" in err and "CuPy" in err
+    assert not (tmp_path / "o").exists()
+    assert main(["reproduce", "--device", "cupy", "--no-progress",
+                 "--out", str(tmp_path / "o")]) == 2
+    assert "only --protocol authors" in capsys.readouterr().err

@@ -12,12 +12,19 @@ under one of two protocols (``--protocol``):
   rows against their *noisy* labels: each λ of ``--lams`` runs every seed, the λ
   with the best mean validation accuracy wins (ties: the larger λ).
 - ``authors``: the authors' finite SGD (``labelavg.authors``: raw features,
-  PyTorch-default init, SGD momentum 0.9, weight decay ``--wd``, lr ``--lr`` × 0.98
+  PyTorch-default init, SGD momentum 0.9, weight decay from ``--wds``, lr ``--lr`` × 0.98
   per epoch, ``--epochs`` 200, batch 128; students from fresh inits; PLL = GCE
   ρ = 0.7 on the teacher's top-2 from the teacher's weights), reported under three
   checkpoint rules side by side: ``oracle`` (best test epoch, what the paper
   reports), ``last`` and ``honest`` (best epoch on held-out rows against their
   noisy labels); each rule also picks the checkpoint handed to the next round.
+  One batched run per set (``labelavg.authors.run_grid``: every noise × η × seed ×
+  weight decay × rule at once, float64, on ``--device`` cpu or cupy). The weight decay
+  is chosen **per method and per (noise, η)**: the one whose honest-rule checkpoint has
+  the best mean noisy-validation accuracy over seeds (ties: the larger), with the
+  method's whole chain (teacher, earlier students) at that weight decay; the three
+  rules are reported at the chosen weight decay. Inits of seed s come from their own
+  generator (10000 + s), the batch order from one generator per set (seed 20000).
 
 Split: a fixed 20 % of the training rows (random, seed 0) is held out for validation
 and never fitted; test accuracy is on the untouched test split.
@@ -32,7 +39,10 @@ Outputs in ``--out``: ``results.csv`` (long: dataset, protocol, rule, noise, eta
 method, seed, lam, epoch, validation_accuracy, test_accuracy, chosen), ``gains.csv``
 (mean ± std gain over the teacher in points per set, rule, noise, η, method, with the
 plurality verdict of T), ``sets.csv``, and per set and rule ``<set>_<rule>_gain.png``
-(Fig. 4-like) and ``<set>_class_correlation.png`` (Fig. 1-like).
+(Fig. 4-like) and ``<set>_class_correlation.png`` (Fig. 1-like). The authors' protocol
+also writes ``wd_selection.csv`` (mean ± std honest noisy-validation accuracy per set,
+noise, η, method and weight decay, and the one chosen) and records ``device``, ``dtype``
+and ``seconds`` per set in ``sets.csv``.
 """
 
 from __future__ import annotations
@@ -51,6 +61,9 @@ METHODS = {"exact": ("teacher", "t2", "t3", "t4", "t5", "pll", "pll_gce"),
            "authors": ("teacher", "t2", "t3", "t4", "t5", "pll")}
 RULES = {"exact": ("converged",), "authors": ("oracle", "last", "honest")}
 LAMS = (1e-2, 1e-3, 1e-4, 1e-5)
+WDS = (5e-4, 5e-5, 5e-6)
+ORDER_SEED = 20_000
+INIT_SEED = 10_000
 VALIDATION_FRACTION = 0.2
 SPLIT_SEED = 0
 QUICK_NOTE = ("--quick is a smoke run (2 seeds, <= 1500 training rows, fewer λ or epochs): "
@@ -90,8 +103,11 @@ def add_parser(sub):
                    help="exact: λ candidates (default 1e-2 1e-3 1e-4 1e-5)")
     p.add_argument("--lr", type=float, default=0.5,
                    help="authors: initial learning rate (default 0.5, for unit-norm features)")
-    p.add_argument("--wd", type=float, default=5e-5,
-                   help="authors: weight decay (default 5e-5, their CIFAR-100 value)")
+    p.add_argument("--wds", type=float, nargs="+", default=list(WDS),
+                   help="authors: weight decay candidates, chosen per method on noisy "
+                        "validation (default 5e-4 5e-5 5e-6; the authors used 5e-5, 5e-4)")
+    p.add_argument("--device", choices=("cpu", "cupy"), default="cpu",
+                   help="authors: compute with NumPy on the CPU (default) or CuPy on a GPU")
     p.add_argument("--epochs", type=int, help="authors: epochs (default 200; quick 50)")
     p.add_argument("--cut", type=float, default=0.8,
                    help="superclass dendrogram cut, × largest merge distance (default 0.8)")
@@ -124,10 +140,13 @@ def run(args):
             _figures(out, name, result, args.protocol)
     bar.close()
     tables = _write(out, rows, gains, sets)
+    if args.protocol == "authors":
+        _write_selection(out, tables["results"])
     print(format_gains(tables["gains"]))
     seconds = time.perf_counter() - start
     print(f"{len(rows)} test accuracies ({args.protocol} protocol) in {seconds:.1f} s; "
           f"wrote {out}/results.csv, gains.csv, sets.csv"
+          + (", wd_selection.csv" if args.protocol == "authors" else "")
           + ("" if args.no_figure else " and figures"))
     if args.quick:
         print(QUICK_NOTE)
@@ -158,10 +177,21 @@ def _check_args(args):
         raise ValueError(f"--lams must all be > 0, got {args.lams}")
     if not 0 < args.cut <= 1:
         raise ValueError(f"--cut must be in (0, 1], got {args.cut}")
-    if not args.lr > 0 or not args.wd >= 0 or args.epochs < 1:
-        raise ValueError(f"--lr must be > 0, --wd >= 0 and --epochs >= 1, got "
-                         f"{args.lr}, {args.wd}, {args.epochs}")
+    if not args.lr > 0 or not all(wd >= 0 for wd in args.wds) or args.epochs < 1:
+        raise ValueError(f"--lr must be > 0, --wds all >= 0 and --epochs >= 1, got "
+                         f"{args.lr}, {args.wds}, {args.epochs}")
+    _check_device(args)
     return out
+
+
+def _check_device(args):
+    from labelavg._xp import cupy_available
+
+    if args.device == "cupy" and args.protocol != "authors":
+        raise ValueError("--device cupy: only --protocol authors runs on a GPU")
+    if args.device == "cupy" and not cupy_available():
+        raise ValueError("--device cupy: CuPy with a usable CUDA device is not available "
+                         "here; use --device cpu")
 
 
 class _NoBar:
@@ -177,8 +207,10 @@ def _bar(args, n_sets):
         return _NoBar()
     from tqdm import tqdm
 
-    per_seed = len(args.lams) if args.protocol == "exact" else 1
-    total = n_sets * len(NOISES) * len(args.etas) * args.seeds * per_seed
+    if args.protocol == "authors":     # one batched run per set, updated every epoch
+        return tqdm(total=n_sets * (ROUNDS + 1) * args.epochs, desc="reproduce (authors)",
+                    unit="epoch", file=sys.stderr, smoothing=0.05)
+    total = n_sets * len(NOISES) * len(args.etas) * args.seeds * len(args.lams)
     return tqdm(total=total, desc=f"reproduce ({args.protocol})", unit="draw",
                 file=sys.stderr, smoothing=0.05)
 
@@ -204,20 +236,24 @@ def reproduce_set(name, args, bar):
     recipes = {"superclass": clusters, "superclass_authors": authors}
     transitions = {(noise, eta): _transition(noise, data.n_classes, eta, recipes.get(noise))
                    for noise in NOISES for eta in args.etas}
-    cell = _exact_cell if args.protocol == "exact" else _authors_cell
-    rows = []
-    for (noise, eta), transition in transitions.items():
-        draws = []
-        for seed in range(args.seeds):
-            draws += cell(data, (fit_rows, val_rows), transition, seed, args, bar)
-        rows += [dict(dataset=name, protocol=args.protocol, noise=noise, eta=eta, **r)
-                 for r in (_choose(draws) if args.protocol == "exact" else draws)]
+    start = time.perf_counter()
+    if args.protocol == "authors":
+        rows, extra = _authors_set(name, data, (fit_rows, val_rows), transitions, args, bar)
+    else:
+        rows, extra = [], {}
+        for (noise, eta), transition in transitions.items():
+            draws = []
+            for seed in range(args.seeds):
+                draws += _exact_cell(data, (fit_rows, val_rows), transition, seed, args, bar)
+            rows += [dict(dataset=name, protocol=args.protocol, noise=noise, eta=eta, **r)
+                     for r in _choose(draws)]
+    extra["seconds"] = round(time.perf_counter() - start, 3)
     info = dict(dataset=name, modality=data.modality, n_train=int(fit_rows.size),
                 n_validation=int(val_rows.size), n_test=int(data.y_test.size),
                 n_features=data.n_features, n_classes=data.n_classes, cut=cut,
                 superclasses=_cluster_names(clusters, data.class_names),
                 superclasses_authors=_cluster_names(authors, data.class_names),
-                **_correlation_summary(corr))
+                **_correlation_summary(corr), **extra)
     return dict(rows=rows, set=info, corr=corr, data=data, transitions=transitions)
 
 
@@ -336,23 +372,78 @@ def _choose(draws):
     return draws
 
 
-def _authors_cell(data, rows, transition, seed, args, bar):
-    """One label draw under the authors' SGD protocol, three checkpoint rules."""
+def _authors_set(name, data, rows, transitions, args, bar):
+    """Every (noise, η, seed) × weight decay of one set as one batched SGD run.
+
+    Returns the long rows (``chosen`` marks each method's weight decay per (noise, η))
+    and the set's ``device`` and ``dtype``.
+    """
     import numpy as np
 
-    from labelavg.authors import CHAINS, Schedule, run_rounds
+    from labelavg.authors import CHAINS, Schedule, run_grid
     from labelavg.noise import sample_labels
 
-    given = sample_labels(data.y_train, transition, np.random.default_rng(seed))
-    schedule = Schedule(lr=args.lr, wd=args.wd, epochs=args.epochs)
-    res = run_rounds(data, rows, given, schedule, np.random.default_rng(10_000 + seed),
-                     rounds=ROUNDS)
-    bar.update(1)
-    return [dict(rule=rule, method=method, seed=seed, lam=args.wd,
-                 epoch=int(res.epoch[c][m]), validation_accuracy=None,
-                 test_accuracy=float(res.test_accuracy[c][m]), residual=None,
-                 converged=None, chosen=True)
-            for c, rule in enumerate(CHAINS) for m, method in enumerate(res.methods)]
+    cells = [(noise, eta, seed) for (noise, eta) in transitions for seed in range(args.seeds)]
+    given = np.stack([sample_labels(data.y_train, transitions[(noise, eta)],
+                                    np.random.default_rng(seed))
+                      for noise, eta, seed in cells])
+    res = run_grid(data, rows, given, Schedule(lr=args.lr, epochs=args.epochs),
+                   [np.random.default_rng(INIT_SEED + seed) for *_, seed in cells],
+                   np.random.default_rng(ORDER_SEED), wds=args.wds, rounds=ROUNDS,
+                   xp=_namespace(args.device), progress=bar.update)
+    out = []
+    for c, (noise, eta, seed) in enumerate(cells):
+        out += [dict(dataset=name, protocol="authors", noise=noise, eta=eta, rule=rule,
+                     method=method, seed=seed, lam=wd, epoch=int(res.epoch[c, w, r, m]),
+                     validation_accuracy=float(res.validation_accuracy[c, w, r, m]),
+                     test_accuracy=float(res.test_accuracy[c, w, r, m]), residual=None,
+                     converged=None)
+                for w, wd in enumerate(res.wds) for r, rule in enumerate(CHAINS)
+                for m, method in enumerate(res.methods)]
+    for key in transitions:
+        _choose_wd([r for r in out if (r["noise"], r["eta"]) == key])
+    return out, dict(device=args.device, dtype=res.dtype)
+
+
+def _namespace(device):
+    """The array namespace of ``--device``."""
+    if device == "cupy":
+        import array_api_compat.cupy as xp
+
+        return xp
+    import array_api_compat.numpy as xp
+
+    return xp
+
+
+def _choose_wd(draws):
+    """Mark, per method, the weight decay whose honest-rule checkpoints have the best mean
+    noisy-validation accuracy over seeds (ties: the larger), for all three rules."""
+    best = {d["method"]: d["lam"] for d in _choose([d for d in draws if d["rule"] == "honest"])
+            if d["chosen"]}
+    for d in draws:
+        d["chosen"] = d["lam"] == best[d["method"]]
+    return draws
+
+
+def _write_selection(out, results):
+    from functools import partial
+
+    from labelavg._io import atomic_write
+
+    atomic_write(out / "wd_selection.csv", partial(_wd_selection(results).to_csv, index=False))
+
+
+def _wd_selection(results):
+    """Mean ± std over seeds of the honest noisy-validation accuracy per weight decay."""
+    honest = results[(results.protocol == "authors") & (results.rule == "honest")]
+    keys = ["dataset", "noise", "eta", "method", "lam"]
+    table = honest.groupby(keys, sort=False).agg(
+        validation_mean=("validation_accuracy", "mean"),
+        validation_std=("validation_accuracy", "std"),
+        n_seeds=("seed", "nunique"), chosen=("chosen", "all")).reset_index()
+    return table.rename(columns={"lam": "wd"})
+
 
 def _correlation_summary(corr):
     """Mean within-class and across-class correlation, and the largest across-class one."""
