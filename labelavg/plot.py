@@ -634,6 +634,7 @@ def gain_panels(gains, errors=None, *, panel_labels, group_labels, model_labels,
                           title=f"{label} noise", ax=ax)
         if i:
             ax.set_ylabel("")
+        if i < len(panel_labels) - 1:   # one legend, right of the last panel
             ax.get_legend().remove()
     if title:
         fig.suptitle(title)
