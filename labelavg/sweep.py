@@ -391,7 +391,7 @@ def _solve_task(task):
             for key, part in parts.items():
                 out[name][keys == key] = part[name]
     out["n_points"] = len(points)
-    out["t_star"] = np.array([_t_star(k, p, m, task["rounds"]) for p, m in zip(points, mats)])
+    out["t_star"] = _t_stars(k, points, mats, task["rounds"])
     return out
 
 
@@ -444,20 +444,37 @@ def _least_rounds(all_right, undecided):
     return out
 
 
-def _t_star(k, point, mat, rounds):
-    from .block import BlockModel
-    from .theorems import _UNIFORM_ATOL, _delta, _linearised
+def _t_stars(k, points, mats, rounds):
+    """t* of every point (NaN if infeasible): Δ and the uniformity of m̄ stacked.
 
-    m_bar = mat.sum(axis=0) / mat.sum()
-    if np.max(np.abs(m_bar - 1 / k)) <= _UNIFORM_ATOL:
-        # the closed form reads only the model's numbers (K, n, N, c, d): no
-        # validated BlockModel per point, which cost more than the formula
-        model = SimpleNamespace(n_classes=k, n_per_class=point[1], n_samples=k * point[1],
-                                c=point[2], d=point[3])
-    else:
-        model = BlockModel(k, point[1], point[2], point[3])
-    least = _linearised(model, point[4], mat, _delta(mat), rounds)[0]
-    return math.nan if least is None else float(least)
+    The same arithmetic as :func:`labelavg.theorems._delta` and ``_linearised``
+    (elementwise, then exact minima), in chunks of about 2²⁰ entries; where m̄
+    is not uniform, the per-point linear scan.
+    """
+    from .block import BlockModel
+    from .theorems import _UNIFORM_ATOL, _delta, _linearised, _log_ratio, _t_star
+
+    out = np.full(len(points), math.nan)
+    chunk = max(1, (1 << 20) // (k * k))
+    off = ~np.eye(k, dtype=bool)
+    for start in range(0, len(points), chunk):
+        stack = np.stack(mats[start:start + chunk])
+        m_c = stack / stack.sum(axis=2, keepdims=True)
+        gap = np.diagonal(m_c, axis1=1, axis2=2)[:, :, None] - m_c
+        delta = np.where((stack > 0) & off, gap, math.inf).min(axis=(1, 2))
+        m_bar = stack.sum(axis=1) / stack.sum(axis=(1, 2))[:, None]
+        uniform = np.max(np.abs(m_bar - 1 / k), axis=1) <= _UNIFORM_ATOL
+        for i, point in enumerate(points[start:start + chunk], start):
+            if uniform[i - start]:
+                # the closed form reads only K, n, N, c, d: no validated BlockModel
+                model = SimpleNamespace(n_classes=k, n_per_class=point[1],
+                                        n_samples=k * point[1], c=point[2], d=point[3])
+                least = _t_star(float(delta[i - start]), _log_ratio(model, point[4]))[0]
+            else:
+                least = _linearised(BlockModel(k, point[1], point[2], point[3]), point[4],
+                                    mats[i], _delta(mats[i]), rounds)[0]
+            out[i] = math.nan if least is None else float(least)
+    return out
 
 
 def _table(points, results, report):

@@ -151,3 +151,23 @@ def test_import_does_not_load_numba():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_stacked_t_star_is_the_per_point_one():
+    """sweep's stacked t* against theorems' per-point path (BlockModel, _delta, _linearised)."""
+    from labelavg.block import BlockModel
+    from labelavg.sweep import _counts, _t_stars
+    from labelavg.theorems import _delta, _linearised
+
+    for k, noise, etas in [(4, "symmetric", np.linspace(0.0, 0.74, 9)),
+                           (5, "asymmetric", np.linspace(0.0, 0.49, 5)),
+                           (3, "pair", np.linspace(0.0, 0.49, 5))]:
+        points = [(k, n, c, d, lam, eta, noise) for eta in etas for lam in (1e-5, 1e-3, 1e-1)
+                  for n, c, d in ((100, 0.4, 0.1), (7.5, 0.3, 0.29))]
+        mats = [_counts(k, p, "expected") for p in points]
+        for rounds in (1, 30):
+            want = [_linearised(BlockModel(k, *p[1:4]), p[4], m, _delta(m), rounds)[0]
+                    for p, m in zip(points, mats)]
+            want = np.array([np.nan if t is None else t for t in want], float)
+            np.testing.assert_array_equal(_t_stars(k, points, mats, rounds), want)
+            assert np.isfinite(want).any()
