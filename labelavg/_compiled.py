@@ -66,6 +66,6 @@ def fit_exact(batch, eps, start, tol, max_iter):
     _kernels().fit_orbit(
         f64(batch.weights), f64(delta), f64(gamma[:, 0, 0]), f64(batch.self_coef),
         f64(batch.n_lam), eps, f64(start), batch.orbit == "cyclic", float(tol), int(max_iter),
-        dev, n_iter, residual, converged, resid, np.empty((4, m)), np.empty((m, m + 2)),
+        dev, n_iter, residual, converged, resid, np.empty((5, max(m, g))), np.empty((m, m + 2)),
         np.empty((11, k, g)))
     return _Fit(dev, eps - dev, n_iter, residual, converged, resid)

@@ -155,15 +155,18 @@ def _solve(w, delta, gam, alpha, dq, tail, rinv, cyclic, work, system, rhs, out)
             acc += urow[i]
         rhs[0, 0], rhs[1, 0] = urow[0], acc / (k - 1)
         system[0, 0] = system[0, 1] = system[1, 0] = system[1, 1] = 0.0
+        rest = work[3]                       # Σ_{l ≥ 1} tail[l, j]
+        for j in range(g):
+            acc = 0.0
+            for col in range(1, k):
+                acc += tail[col, j]
+            rest[j] = acc
         for i in range(k):
             v0 = v1 = 0.0
             for j in range(g):
-                rest = 0.0
-                for col in range(1, k):
-                    rest += tail[col, j]
                 x = (alpha * w[j]) * dq[i, j]
                 v0 += x * tail[0, j]
-                v1 += x * rest
+                v1 += x * rest[j]
             cell = 0 if i == 0 else 1
             if cell == 0:
                 v0 = xs[i] + v0
@@ -247,7 +250,7 @@ def _direction(probs, resid, w, delta, gam, self_coef, n_lam, cyclic, work, syst
     _solve(w, delta, gam, alpha, dq, tail, rinv, cyclic, work, system, rhs, out)
     for _ in range(_REFINE):
         # iterative refinement: err = J Δ + r, Δ -= J⁻¹ err
-        _mix(out, w, delta, gam, self_coef, cyclic, work[3], hess)
+        _mix(out, w, delta, gam, self_coef, cyclic, work[4], hess)
         for j in range(g):
             acc_h = 0.0
             for i in range(k):
@@ -297,7 +300,7 @@ def fit_orbit(weights, delta, gam, self_coef, n_lam, eps, start, cyclic, tol, ma
         Outputs: deviation (P, K, G) of the last iterate, Newton steps (P,),
         max |r| (P,), converged (P,), the final r (P, K, G).
     work, system, mats
-        Work arrays (4, m), (m, m + 2) and (11, K, G), m = max(K, 2).
+        Work arrays (5, max(K, G, 2)), (m, m + 2) and (11, K, G), m = max(K, 2).
     """
     p, k, g = eps.shape
     m = system.shape[0]
@@ -313,7 +316,7 @@ def fit_orbit(weights, delta, gam, self_coef, n_lam, eps, start, cyclic, tol, ma
                 b[i, j] = start[pt, i, j]
                 scale = max(scale, abs(e[i, j]))
         value, _ = _objective(e, b, w, delta[pt], gam[pt], self_coef[pt], n_lam[pt], cyclic,
-                              work[3], y)
+                              work[4], y)
         _deviation(y, dv)
         n_iter[pt] = 0
         for it in range(max_iter + 1):
@@ -332,7 +335,7 @@ def fit_orbit(weights, delta, gam, self_coef, n_lam, eps, start, cyclic, tol, ma
             _direction(probs, rs, w, delta[pt], gam[pt], self_coef[pt], n_lam[pt], cyclic, work,
                        system, rhs, mats, step_dir)
             # Armijo backtracking (labelavg.block._line_search)
-            _mix(rs, w, delta[pt], gam[pt], self_coef[pt], cyclic, work[3], trial)
+            _mix(rs, w, delta[pt], gam[pt], self_coef[pt], cyclic, work[4], trial)
             slope = 0.0
             for i in range(k):
                 for j in range(g):
@@ -344,7 +347,7 @@ def fit_orbit(weights, delta, gam, self_coef, n_lam, eps, start, cyclic, tol, ma
                     for j in range(g):
                         trial[i, j] = b[i, j] + step * step_dir[i, j]
                 val, slack = _objective(e, trial, w, delta[pt], gam[pt], self_coef[pt],
-                                        n_lam[pt], cyclic, work[3], y)
+                                        n_lam[pt], cyclic, work[4], y)
                 if val <= value + 1e-4 * step * min(slope, 0.0) + slack or attempt == 59:
                     break
                 step *= 0.5
