@@ -19,9 +19,16 @@ import numpy as np
 ENGINES = ("auto", "numpy", "numba")
 
 
+@functools.lru_cache(maxsize=None)
 def numba_available():
-    """True where numba can be imported (without importing it)."""
-    return importlib.util.find_spec("numba") is not None
+    """True where numba imports (an installed numba may refuse this NumPy version)."""
+    if importlib.util.find_spec("numba") is None:
+        return False
+    try:
+        import numba  # noqa: F401
+    except ImportError:
+        return False
+    return True
 
 
 def resolve(engine):
@@ -35,8 +42,8 @@ def resolve(engine):
     if engine == "auto":
         return "numba" if numba_available() else "numpy"
     if engine == "numba" and not numba_available():
-        raise ValueError("engine='numba' needs numba, which is not installed "
-                         "(pip install 'labelavg[fast]'), or pass engine='numpy'")
+        raise ValueError("engine='numba' needs numba, which is not installed or does not "
+                         "import here (pip install 'labelavg[fast]'), or pass engine='numpy'")
     return engine
 
 

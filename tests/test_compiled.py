@@ -171,3 +171,26 @@ def test_stacked_t_star_is_the_per_point_one():
             want = np.array([np.nan if t is None else t for t in want], float)
             np.testing.assert_array_equal(_t_stars(k, points, mats, rounds), want)
             assert np.isfinite(want).any()
+
+
+def test_auto_falls_back_where_numba_does_not_import(tmp_path):
+    """An installed numba that refuses this NumPy (ImportError at import): "auto" is NumPy."""
+    import os
+    import subprocess
+    import sys
+
+    (tmp_path / "numba").mkdir()
+    (tmp_path / "numba" / "__init__.py").write_text(
+        "raise ImportError('Numba needs NumPy 2.3 or less')\n")
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(
+        [str(tmp_path)] + [p for p in [os.environ.get("PYTHONPATH")] if p]))
+    code = ("from labelavg import _compiled, sweep\n"
+            "print(_compiled.resolve('auto'))\n"
+            "print(sweep(eta=0.5, lam=1e-3, rounds=2).label_correction.tolist())\n"
+            "try:\n    sweep(eta=0.5, lam=1e-3, rounds=1, engine='numba')\n"
+            "except ValueError as err:\n    print(err)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.splitlines()
+    assert lines[:2] == ["numpy", "[0.5, 1.0]"]
+    assert lines[2].startswith("engine='numba' needs numba")
