@@ -22,9 +22,10 @@ Every time is printed as wall and CPU seconds (the machine may be shared:
 CPU ratios measured side by side are the robust numbers).
 
 Run: ``OPENBLAS_NUM_THREADS=1 NUMBA_NUM_THREADS=1 python bench/bench_sweep.py
-[--engine numba] [--compare-engines]`` from the repository root (set
-``NUMBA_CACHE_DIR`` to an empty folder to time a cold compile) (needs git for the baseline); it imports the labelavg of the
-checkout it lies in, whatever is installed.
+[--engine numba] [--compare-engines]`` from the repository root (needs git
+for the baseline; set ``NUMBA_CACHE_DIR`` to an empty folder to time a cold
+compile); it imports the labelavg of the checkout it lies in, whatever is
+installed.
 """
 
 import argparse

@@ -24,37 +24,39 @@ from numba import njit
 
 _EPS = float(np.finfo(np.float64).eps)
 
-#: 1/m! for m = 0..18 (the Taylor series of e^y − 1 − y, as :func:`labelavg.block._expm1_minus_x`).
+#: 1/m! for m = 0..18: the Taylor series of e^y − 1 − y
+#: (as :func:`labelavg.block._expm1_minus_x`).
 _INV_FACT = np.array([1.0 / math.factorial(m) for m in range(19)])
 
 _JIT = dict(cache=True, nogil=True, error_model="numpy")
 
 
 @njit(**_JIT)
-def _mix(x, w, delta, gam, self_coef, cyclic, sums, out):
+def _mix(x, w, delta, gam, self_coef, cyclic, work, out):
     """Gram map on groups (:meth:`labelavg.block._Batch.mix`, orbit layouts).
 
     S_k = Σ_g n_g x[k, g] (projected on the cells: components 1..K−1 replaced
-    by their mean for ``"all"``), out[k, g] = δ S_k + d Σ_i S_i + s x[k, g].
+    by their mean for ``"all"``), out[k, g] = δ S_k + d Σ_i S_i + s x[k, g];
+    S in row 4 of ``work``.
     """
     k, g = x.shape
     for i in range(k):
         acc = 0.0
         for j in range(g):
             acc += x[i, j] * w[j]
-        sums[i] = acc
+        work[4, i] = acc
     if not cyclic and k > 2:
         acc = 0.0
         for i in range(1, k):
-            acc += sums[i]
+            acc += work[4, i]
         mean = acc / (k - 1)
         for i in range(1, k):
-            sums[i] = mean
+            work[4, i] = mean
     total = 0.0
     for i in range(k):
-        total += sums[i]
+        total += work[4, i]
     for i in range(k):
-        across = delta * sums[i] + gam * total
+        across = delta * work[4, i] + gam * total
         for j in range(g):
             out[i, j] = across + self_coef * x[i, j]
 
@@ -81,7 +83,7 @@ def _deviation(y, out):
 
 
 @njit(**_JIT)
-def _objective(eps, b, w, delta, gam, self_coef, n_lam, cyclic, sums, y):
+def _objective(eps, b, w, delta, gam, self_coef, n_lam, cyclic, work, y):
     """Count-weighted objective / N less log K and its rounding slack; writes y.
 
     y = z − mean_k z with z = mix(b) / Nλ; per column log mean e^{y} − ε·y +
@@ -89,7 +91,7 @@ def _objective(eps, b, w, delta, gam, self_coef, n_lam, cyclic, sums, y):
     (:func:`labelavg.block._objective`, ``_lse_excess``, ``_expm1_minus_x``).
     """
     k, g = b.shape
-    _mix(b, w, delta, gam, self_coef, cyclic, sums, y)
+    _mix(b, w, delta, gam, self_coef, cyclic, work, y)
     total = value = size = 0.0
     for j in range(g):
         total += w[j]
@@ -122,8 +124,11 @@ def _objective(eps, b, w, delta, gam, self_coef, n_lam, cyclic, sums, y):
 
 
 @njit(**_JIT)
-def _solve(w, delta, gam, alpha, dq, tail, rinv, cyclic, work, system, rhs, out):
+def _solve(w, delta, gam, alpha, mats, cyclic, work, system, rhs, out):
     """Δ = (−R⁻¹ rinv − α R⁻¹ H w) on present columns, w from the orbit coupling.
+
+    dq, tail and R⁻¹ rinv are ``mats[1]``, ``mats[2]``, ``mats[3]`` (indexed,
+    never sliced: an array view costs as much as the arithmetic here).
 
     The coupling (:func:`labelavg.block._orbit_coupling`): cells {0} and
     {1..K−1} (``"all"``, m = 2) or every class (cyclic, m = K); the m × m
@@ -131,47 +136,45 @@ def _solve(w, delta, gam, alpha, dq, tail, rinv, cyclic, work, system, rhs, out)
     −1ᵀa / (1 + 1ᵀb) (cell sizes as weights), ŵ = δ (−a − σ b) + d σ; then
     the inner ``solve`` of :func:`labelavg.block._direction`.
     """
-    k, g = dq.shape
+    k, g = out.shape
     m = k if cyclic else 2
-    urow, xs, wk = work[0], work[1], work[2]
     for i in range(k):
         acc_u = acc_x = 0.0
         for j in range(g):
-            acc_u += rinv[i, j] * w[j]
-            acc_x += (alpha * w[j]) * dq[i, j]
-        urow[i], xs[i] = acc_u, acc_x
+            acc_u += mats[3, i, j] * w[j]
+            acc_x += (alpha * w[j]) * mats[1, i, j]
+        work[0, i], work[1, i] = acc_u, acc_x
     if cyclic:
         for i in range(k):
-            rhs[i, 0] = urow[i]
+            rhs[i, 0] = work[0, i]
             for col in range(k):
                 acc = 0.0
                 for j in range(g):
-                    acc += ((alpha * w[j]) * dq[i, j]) * tail[col, j]
+                    acc += ((alpha * w[j]) * mats[1, i, j]) * mats[2, col, j]
                 system[i, col] = acc
-            system[i, i] += xs[i]
+            system[i, i] += work[1, i]
     else:
         acc = 0.0
         for i in range(1, k):
-            acc += urow[i]
-        rhs[0, 0], rhs[1, 0] = urow[0], acc / (k - 1)
+            acc += work[0, i]
+        rhs[0, 0], rhs[1, 0] = work[0, 0], acc / (k - 1)
         system[0, 0] = system[0, 1] = system[1, 0] = system[1, 1] = 0.0
-        rest = work[3]                       # Σ_{l ≥ 1} tail[l, j]
         for j in range(g):
             acc = 0.0
             for col in range(1, k):
-                acc += tail[col, j]
-            rest[j] = acc
+                acc += mats[2, col, j]
+            work[3, j] = acc
         for i in range(k):
             v0 = v1 = 0.0
             for j in range(g):
-                x = (alpha * w[j]) * dq[i, j]
-                v0 += x * tail[0, j]
-                v1 += x * rest[j]
+                x = (alpha * w[j]) * mats[1, i, j]
+                v0 += x * mats[2, 0, j]
+                v1 += x * work[3, j]
             cell = 0 if i == 0 else 1
             if cell == 0:
-                v0 = xs[i] + v0
+                v0 = work[1, i] + v0
             else:
-                v1 = xs[i] + v1
+                v1 = work[1, i] + v1
             system[cell, 0] += v0
             system[cell, 1] += v1
         system[1, 0] /= k - 1
@@ -214,14 +217,14 @@ def _solve(w, delta, gam, alpha, dq, tail, rinv, cyclic, work, system, rhs, out)
     sigma = -size_a / (1.0 + size_b)
     for i in range(k):
         r = i if cyclic else min(i, 1)
-        wk[i] = delta * (-rhs[r, 0] - sigma * rhs[r, 1]) + gam * sigma
+        work[2, i] = delta * (-rhs[r, 0] - sigma * rhs[r, 1]) + gam * sigma
     for j in range(g):
         t = 0.0
         for i in range(k):
-            t += tail[i, j] * wk[i]
+            t += mats[2, i, j] * work[2, i]
         present = 1.0 if w[j] > 0 else 0.0
         for i in range(k):
-            out[i, j] = (-rinv[i, j] - alpha * (dq[i, j] * (wk[i] + t))) * present
+            out[i, j] = (-mats[3, i, j] - alpha * (mats[1, i, j] * (work[2, i] + t))) * present
 
 
 #: Iterative-refinement steps (labelavg.block._REFINE).
@@ -231,44 +234,50 @@ _REFINE = 3
 @njit(**_JIT)
 def _direction(probs, resid, w, delta, gam, self_coef, n_lam, cyclic, work, system, rhs, mats,
                out):
-    """Newton direction Δ of J Δ = −r (:func:`labelavg.block._direction`, orbit layouts)."""
-    d, dq, tail, rinv, step, hess = mats[0], mats[1], mats[2], mats[3], mats[4], mats[5]
+    """Newton direction Δ of J Δ = −r (:func:`labelavg.block._direction`, orbit layouts).
+
+    Rows of ``mats`` (indexed, never sliced: a view costs as much as the
+    arithmetic here): 0 d = 1/(1 + β p), 1 dq = d p, 2 tail, 3 R⁻¹ applied
+    to r (then to the refinement's error), 4 that error and the correction,
+    5 the Hessian-mixed Δ.
+    """
     k, g = probs.shape
     alpha = 1.0 / n_lam
     beta = alpha * self_coef
     for j in range(g):
         acc_p = acc_r = 0.0
         for i in range(k):
-            d[i, j] = 1.0 / (1.0 + beta * probs[i, j])
-            dq[i, j] = d[i, j] * probs[i, j]
-            acc_p += dq[i, j] * probs[i, j]
-            acc_r += dq[i, j] * resid[i, j]
+            mats[0, i, j] = 1.0 / (1.0 + beta * probs[i, j])
+            mats[1, i, j] = mats[0, i, j] * probs[i, j]
+            acc_p += mats[1, i, j] * probs[i, j]
+            acc_r += mats[1, i, j] * resid[i, j]
         den = 1.0 - beta * acc_p
         for i in range(k):
-            rinv[i, j] = d[i, j] * resid[i, j] + beta * dq[i, j] * (acc_r / den)
-            tail[i, j] = (beta * dq[i, j] - 1.0) * probs[i, j] / den
-    _solve(w, delta, gam, alpha, dq, tail, rinv, cyclic, work, system, rhs, out)
+            mats[3, i, j] = mats[0, i, j] * resid[i, j] + beta * mats[1, i, j] * (acc_r / den)
+            mats[2, i, j] = (beta * mats[1, i, j] - 1.0) * probs[i, j] / den
+    _solve(w, delta, gam, alpha, mats, cyclic, work, system, rhs, out)
     for _ in range(_REFINE):
         # iterative refinement: err = J Δ + r, Δ -= J⁻¹ err
-        _mix(out, w, delta, gam, self_coef, cyclic, work[4], hess)
+        _mix(out, w, delta, gam, self_coef, cyclic, work, mats[5])
         for j in range(g):
             acc_h = 0.0
             for i in range(k):
-                hess[i, j] = probs[i, j] * (hess[i, j] / n_lam)
-                acc_h += hess[i, j]
+                mats[5, i, j] = probs[i, j] * (mats[5, i, j] / n_lam)
+                acc_h += mats[5, i, j]
             present = 1.0 if w[j] > 0 else 0.0
             acc_e = acc_p = 0.0
             for i in range(k):
-                step[i, j] = (out[i, j] + hess[i, j] - probs[i, j] * acc_h + resid[i, j]) * present
-                acc_e += dq[i, j] * step[i, j]
-                acc_p += dq[i, j] * probs[i, j]
+                mats[4, i, j] = (out[i, j] + mats[5, i, j] - probs[i, j] * acc_h
+                                 + resid[i, j]) * present
+                acc_e += mats[1, i, j] * mats[4, i, j]
+                acc_p += mats[1, i, j] * probs[i, j]
             den = 1.0 - beta * acc_p
             for i in range(k):
-                rinv[i, j] = d[i, j] * step[i, j] + beta * dq[i, j] * (acc_e / den)
-        _solve(w, delta, gam, alpha, dq, tail, rinv, cyclic, work, system, rhs, step)
+                mats[3, i, j] = mats[0, i, j] * mats[4, i, j] + beta * mats[1, i, j] * (acc_e / den)
+        _solve(w, delta, gam, alpha, mats, cyclic, work, system, rhs, mats[4])
         for j in range(g):
             for i in range(k):
-                out[i, j] = out[i, j] - step[i, j]
+                out[i, j] = out[i, j] - mats[4, i, j]
 
 
 @njit("void(float64[:, ::1], float64[::1], float64[::1], float64[::1], float64[::1], "
@@ -316,7 +325,7 @@ def fit_orbit(weights, delta, gam, self_coef, n_lam, eps, start, cyclic, tol, ma
                 b[i, j] = start[pt, i, j]
                 scale = max(scale, abs(e[i, j]))
         value, _ = _objective(e, b, w, delta[pt], gam[pt], self_coef[pt], n_lam[pt], cyclic,
-                              work[4], y)
+                              work, y)
         _deviation(y, dv)
         n_iter[pt] = 0
         for it in range(max_iter + 1):
@@ -335,7 +344,7 @@ def fit_orbit(weights, delta, gam, self_coef, n_lam, eps, start, cyclic, tol, ma
             _direction(probs, rs, w, delta[pt], gam[pt], self_coef[pt], n_lam[pt], cyclic, work,
                        system, rhs, mats, step_dir)
             # Armijo backtracking (labelavg.block._line_search)
-            _mix(rs, w, delta[pt], gam[pt], self_coef[pt], cyclic, work[4], trial)
+            _mix(rs, w, delta[pt], gam[pt], self_coef[pt], cyclic, work, trial)
             slope = 0.0
             for i in range(k):
                 for j in range(g):
@@ -347,7 +356,7 @@ def fit_orbit(weights, delta, gam, self_coef, n_lam, eps, start, cyclic, tol, ma
                     for j in range(g):
                         trial[i, j] = b[i, j] + step * step_dir[i, j]
                 val, slack = _objective(e, trial, w, delta[pt], gam[pt], self_coef[pt],
-                                        n_lam[pt], cyclic, work[4], y)
+                                        n_lam[pt], cyclic, work, y)
                 if val <= value + 1e-4 * step * min(slope, 0.0) + slack or attempt == 59:
                     break
                 step *= 0.5
