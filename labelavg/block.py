@@ -38,7 +38,7 @@ from typing import Any
 
 import numpy as np
 
-from . import _bound, _checks
+from . import _bound, _checks, _compiled
 from .distill import Accuracy, judge_predictions, pll_targets
 from .fixed_point import _softmax
 from .gram import block_gram, hierarchical_gram
@@ -1204,23 +1204,27 @@ class _Path:
     converged: np.ndarray
 
 
-def _run_rounds(batch, eps, eps_error, rounds, method, tol, max_iter):
+def _run_rounds(batch, eps, eps_error, rounds, method, tol, max_iter, engine="numpy"):
     """Fits t = 1..rounds, each trained on the previous outputs as deviations.
 
     Error bound (exact method): :func:`labelavg._bound.round_bound`, a bound on
     every deviation entry against the exact chain of fixed points, from each
     round's final residual, the strict convexity of the fit and float64
     rounding (theory/THEORY.md, "The float64 error bound"). Linear method:
-    E_t = ψ E_{t−1} + rounding of the closed form's product.
+    E_t = ψ E_{t−1} + rounding of the closed form's product. ``engine``
+    "numba" runs the exact fits of orbit layouts compiled (:mod:`labelavg._compiled`).
     """
     op = _linear_operator(batch) if method == "linear" else None
+    fit_exact = _fit_exact
+    if op is None and _compiled.applies(engine, batch):
+        fit_exact = _compiled.fit_exact
     geo = _bound.Geometry.of(batch) if op is None else None
     state = _bound.State.start(batch.size, batch.weights.shape[1], eps_error)
     start = np.zeros_like(eps)
     out = {name: [] for name in _Path.__dataclass_fields__}
     for _ in range(rounds):
         fit = (_fit_linear(eps, op) if op is not None
-               else _fit_exact(batch, eps, start, tol, max_iter))
+               else fit_exact(batch, eps, start, tol, max_iter))
         mask = batch.present[:, None, :]
         dev = fit.deviation * mask
         if op is None:
@@ -1321,11 +1325,11 @@ class _BatchResult:
 
 
 def _solve_batch(batch, rounds, method="exact", pll_topk=None, ties="split", tol=1e-10,
-                 max_iter=200):
+                 max_iter=200, engine="numpy"):
     """Multi-round self-distillation (and the PLL student) for a stack of points."""
     eps0 = batch.onehot_deviation()
     result = _judged(batch, method, _run_rounds(batch, eps0, np.full(batch.size, 2 * _EPS),
-                                                rounds, method, tol, max_iter))
+                                                rounds, method, tol, max_iter, engine))
     if pll_topk is None:
         return result
     k, g = batch.n_classes, batch.weights.shape[1]
@@ -1334,15 +1338,15 @@ def _solve_batch(batch, rounds, method="exact", pll_topk=None, ties="split", tol
     tie_tol = np.repeat(_SAFETY * result.path.error[:, 0], g)
     targets = pll_targets(scores, k=pll_topk, ties=ties, tie_tol=tie_tol)
     targets = targets.reshape(k, batch.size, g).transpose(1, 0, 2)
-    pll = _pll_student(batch, method, targets, tol, max_iter)
+    pll = _pll_student(batch, method, targets, tol, max_iter, engine)
     return replace(result, pll=pll, pll_targets=targets)
 
 
-def _pll_student(batch, method, targets, tol, max_iter):
+def _pll_student(batch, method, targets, tol, max_iter, engine="numpy"):
     """The PLL student (one fit) on targets (P, K, G), judged."""
     eps = (targets - 1.0 / batch.n_classes) * batch.present[:, None, :]
     return _judged(batch, method, _run_rounds(batch, eps, np.full(batch.size, 2 * _EPS), 1,
-                                              method, tol, max_iter))
+                                              method, tol, max_iter, engine))
 
 
 def _judged(batch, method, path):

@@ -20,10 +20,11 @@ import math
 import os
 import warnings
 from itertools import product
+from types import SimpleNamespace
 
 import numpy as np
 
-from . import _checks, noise as _noise
+from . import _checks, _compiled, noise as _noise
 from .block import (_Batch, _certify_open, _check_memory, _check_precision, _layout_keys,
                     _memory_limit, _solve_batch, _solver_bytes, _undecided_warning,
                     planned_groups)
@@ -48,7 +49,7 @@ BATCH_SIZE = 2048
 def sweep(*, n_classes=4, n_per_class=100, c=0.4, d=0.1, lam, eta, noise="symmetric",
           rounds=10, method="exact", pll_topk="auto", counts="expected", client=None,
           batch_size=None, progress=False, tol=1e-10, superclass_size=None,
-          precision=None):
+          precision=None, engine="auto"):
     """Accuracies of self-distillation over a Cartesian grid of block-model points.
 
     Every model or noise parameter is a scalar or a list; the lists span a
@@ -99,6 +100,16 @@ def sweep(*, n_classes=4, n_per_class=100, c=0.4, d=0.1, lam, eta, noise="symmet
         such point is enclosed rigorously (see :meth:`labelavg.block.BlockModel.solve`),
         its certified verdicts replace float64's, and ``undecided`` counts what
         is still open. Needs python-flint (``pip install labelavg[certify]``).
+    engine : {"auto", "numpy", "numba"}
+        Who runs the exact method's Newton loop on the orbit layouts
+        (symmetric, asymmetric and pair noise with expected counts): compiled
+        numba code (``pip install labelavg[fast]``) or NumPy; ``"auto"`` is
+        numba where it is installed (decided on each worker with ``client``).
+        Other layouts, the error bound and the verdicts always run NumPy. Both
+        engines take the same Newton steps up to rounding; each verdict is
+        judged against the proven error bound built (by the same code) from
+        that engine's own final residual, so a verdict can differ only where a
+        margin lies within rounding of its bound (in none of the tested cases).
 
     Returns
     -------
@@ -139,8 +150,10 @@ def sweep(*, n_classes=4, n_per_class=100, c=0.4, d=0.1, lam, eta, noise="symmet
     if batch_size is not None:
         batch_size = _checks.integer_at_least("batch_size", batch_size, 1)
     _check_precision(precision, method)
+    _compiled.resolve(engine)
     settings = dict(rounds=max(report), method=method, pll_topk=pll_topk, counts=counts,
-                    tol=tol, superclass_size=superclass_size, precision=precision)
+                    tol=tol, superclass_size=superclass_size, precision=precision,
+                    engine=engine)
     points = list(product(*(grid[name] for name in GRID)))
     results = solve_points(points, settings, client=client, batch_size=batch_size,
                            progress=progress)
@@ -380,7 +393,7 @@ def _solve_task(task):
             for key, part in parts.items():
                 out[name][keys == key] = part[name]
     out["n_points"] = len(points)
-    out["t_star"] = np.array([_t_star(k, p, m, task["rounds"]) for p, m in zip(points, mats)])
+    out["t_star"] = _t_stars(k, points, mats, task["rounds"])
     return out
 
 
@@ -388,7 +401,8 @@ def _stack_arrays(batch, task, exact=None):
     """Per-point arrays of one stacked solve; ``exact`` data certify its open verdicts."""
     k, size = batch.n_classes, batch.size
     topk = _topk(task["pll_topk"], k)
-    res = _solve_batch(batch, task["rounds"], task["method"], topk, "split", task["tol"])
+    res = _solve_batch(batch, task["rounds"], task["method"], topk, "split", task["tol"],
+                       engine=_compiled.resolve(task.get("engine", "numpy")))
     bits = np.zeros(size, int)
     if exact is not None:
         res, bits = _certify_open(res, task["precision"], topk, "split", exact, task["tol"])
@@ -432,13 +446,37 @@ def _least_rounds(all_right, undecided):
     return out
 
 
-def _t_star(k, point, mat, rounds):
-    from .block import BlockModel
-    from .theorems import _delta, _linearised
+def _t_stars(k, points, mats, rounds):
+    """t* of every point (NaN if infeasible): Δ and the uniformity of m̄ stacked.
 
-    model = BlockModel(k, point[1], point[2], point[3])
-    least = _linearised(model, point[4], mat, _delta(mat), rounds)[0]
-    return math.nan if least is None else float(least)
+    The same arithmetic as :func:`labelavg.theorems._delta` and ``_linearised``
+    (elementwise, then exact minima), in chunks of about 2²⁰ entries; where m̄
+    is not uniform, the per-point linear scan.
+    """
+    from .block import BlockModel
+    from .theorems import _UNIFORM_ATOL, _delta, _linearised, _log_ratio, _t_star
+
+    out = np.full(len(points), math.nan)
+    chunk = max(1, (1 << 20) // (k * k))
+    off = ~np.eye(k, dtype=bool)
+    for start in range(0, len(points), chunk):
+        stack = np.stack(mats[start:start + chunk])
+        m_c = stack / stack.sum(axis=2, keepdims=True)
+        gap = np.diagonal(m_c, axis1=1, axis2=2)[:, :, None] - m_c
+        delta = np.where((stack > 0) & off, gap, math.inf).min(axis=(1, 2))
+        m_bar = stack.sum(axis=1) / stack.sum(axis=(1, 2))[:, None]
+        uniform = np.max(np.abs(m_bar - 1 / k), axis=1) <= _UNIFORM_ATOL
+        for i, point in enumerate(points[start:start + chunk], start):
+            if uniform[i - start]:
+                # the closed form reads only K, n, N, c, d: no validated BlockModel
+                model = SimpleNamespace(n_classes=k, n_per_class=point[1],
+                                        n_samples=k * point[1], c=point[2], d=point[3])
+                least = _t_star(float(delta[i - start]), _log_ratio(model, point[4]))[0]
+            else:
+                least = _linearised(BlockModel(k, point[1], point[2], point[3]), point[4],
+                                    mats[i], _delta(mats[i]), rounds)[0]
+            out[i] = math.nan if least is None else float(least)
+    return out
 
 
 def _table(points, results, report):
