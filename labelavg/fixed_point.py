@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from array_api_compat import is_dask_array
+from array_api_compat import is_dask_array, is_numpy_namespace
 
 from . import _checks
 from ._xp import float_dtype, namespace
@@ -493,7 +493,7 @@ class _Primal:
             targets = xp.astype(targets, dtype)
         _check_primal_inputs(xp, rows, targets)
         _check_lam_range(xp, lam, rows.dtype)
-        return cls(xp, rows, targets, lam, _Basis.build(xp, rows))
+        return cls(xp, rows, targets, lam, _Basis.build(xp, rows, targets.shape[0]))
 
     def zero(self):
         return self.xp.zeros((self.targets.shape[0], self.features.shape[1]),
@@ -532,14 +532,17 @@ class _Primal:
     def direction(self, state, rtol, hint=None):
         """Newton step from (1/N) S(dW Fᵀ) F + λ dW = −∇f by preconditioned CG.
 
-        The Hessian (1/N) Σ_i S_i ⊗ f_i f_iᵀ + λI is preconditioned by its
-        Kronecker approximation M ⊗ C + λI, with M = (1/N) Σ_i S_i (K×K, the
-        class coupling at the current probabilities, rebuilt every Newton step
-        for O(N K²)) and C = FᵀF/N (its eigenpairs computed once per problem and
-        shared by every distillation round). Its inverse is two small basis
-        changes: W ↦ U[(UᵀWV) / (m eᵀ + λ)]Vᵀ. It is exact when all S_i are
-        equal (uniform P: the cold start) and keeps the coupling between
-        classes that confident or two-way-split outputs (PLL targets) create.
+        The Hessian (1/N) Σ_i S_i ⊗ f_i f_iᵀ + λI is preconditioned by a
+        two-level Kronecker approximation (:meth:`_Basis.inverse`): on the top-r
+        eigenvectors of C = FᵀF/N it keeps which instances carry which class
+        coupling (Σ_c M_c ⊗ G_c over the instances grouped by their argmax class),
+        on the rest it is M ⊗ C + λI with M = (1/N) Σ_i S_i (K×K, the class
+        coupling at the current probabilities); both are rebuilt every Newton
+        step, C's eigenpairs are computed once per problem and shared by every
+        distillation round. It is exact when all S_i are equal (uniform P: the
+        cold start) and keeps the coupling between classes that confident or
+        two-way-split outputs (PLL targets) create, and, in the top directions of
+        C, where in feature space each coupling lives.
         CG stops at the relative accuracy ``rtol`` (see :func:`_forcing`), or
         once the step moves some logit by more than :data:`_LOGIT_REACH`.
         """
@@ -668,29 +671,106 @@ class _RowChunks:
 
 @dataclass(frozen=True)
 class _Basis:
-    """Eigenpairs (e, V) of C = FᵀF/N: the feature half of the Kronecker preconditioner;
-    and the row norms ||f_i|| (for :func:`_residual_floor`), from the same pass."""
+    """Eigenpairs (e, V) of C = FᵀF/N: the feature half of the preconditioner; the
+    projections g_i = U_rᵀ f_i (r, N) of the rows on its top-r eigenvectors U_r;
+    and the row norms ||f_i|| (for :func:`_residual_floor`)."""
 
     evals: Any
     evecs: Any
     row_norms: Any
+    top: Any           # (r, N): U_rᵀ Fᵀ, U_r the last r columns of evecs
 
     @classmethod
-    def build(cls, xp, rows):
+    def build(cls, xp, rows, n_classes):
         moment, row_norms = rows.second_moment()
         evals, evecs = xp.linalg.eigh(moment)
+        d = evals.shape[0]
+        rank = _subspace_rank(n_classes, d)
         # C is PSD: negative eigenvalues are round-off
-        return cls(xp.clip(evals, 0.0, None), evecs, xp.asarray(row_norms))
+        return cls(xp.clip(evals, 0.0, None), evecs, xp.asarray(row_norms),
+                   xp.asarray(rows.logits(xp.matrix_transpose(evecs[:, d - rank:]))))
 
     def inverse(self, xp, probs, lam):
-        """r ↦ (M ⊗ C + λI)⁻¹ r with M = (1/N) Σ_i (diag(p_i) − p_i p_iᵀ)."""
+        """r ↦ A⁻¹ r for the two-level approximation A of the Hessian at ``probs``.
+
+        With S_i = diag(p_i) − p_i p_iᵀ, M = (1/N) Σ_i S_i and, for the groups c of
+        instances sharing an argmax class, M_c = (1/N) Σ_{i∈c} S_i and
+        G_c = (1/N_c) Σ_{i∈c} g_i g_iᵀ (r×r):
+
+            A = (I ⊗ U_r)(Σ_c M_c ⊗ G_c)(I ⊗ U_r)ᵀ + M ⊗ V_⊥E_⊥V_⊥ᵀ + λI,
+
+        block diagonal in the eigenbasis V = [V_⊥, U_r] of C: the K·r block is one
+        Cholesky (:func:`_spd_solver`), the rest two small basis changes as in the
+        plain Kronecker form (M ⊗ C + λI)⁻¹. At equal S_i (uniform P) both blocks
+        are exact (Σ_c (N_c/N) G_c = diag of C on U_r).
+        """
         k, n = probs.shape
+        d, rank = self.evals.shape[0], self.top.shape[0]
         coupling = (xp.eye(k, dtype=probs.dtype) * xp.mean(probs, axis=1)[:, None]
                     - probs @ probs.T / n)
         m, u = xp.linalg.eigh(coupling)
-        inv = 1.0 / (xp.clip(m, 0.0, None)[:, None] * self.evals[None, :] + lam)
+        inv = 1.0 / (xp.clip(m, 0.0, None)[:, None] * self.evals[None, :d - rank] + lam)
+        solve = _spd_solver(xp, _subspace_matrix(xp, probs, self.top, lam))
         v = self.evecs
-        return lambda r: u @ (((u.T @ r @ v) * inv) @ v.T)
+
+        def apply(r):
+            y = r @ v
+            rest = u @ ((u.T @ y[:, :d - rank]) * inv)
+            top = xp.reshape(solve(xp.reshape(y[:, d - rank:], (k * rank,))), (k, rank))
+            return xp.concat([rest, xp.astype(top, r.dtype)], axis=1) @ xp.matrix_transpose(v)
+
+        return apply
+
+
+#: Size K·r of the dense block of the two-level preconditioner: r = min(D, 2K, this // K)
+#: top directions of C (at least 1). Its Cholesky, (K·r)³/3 flops per Newton step,
+#: stays below the cost of one Hessian-vector product on the shipped feature sets.
+_SUBSPACE_SIZE = 600
+
+
+def _subspace_rank(n_classes, d):
+    return max(1, min(d, 2 * n_classes, _SUBSPACE_SIZE // n_classes))
+
+
+def _subspace_matrix(xp, probs, top, lam):
+    """Σ_c M_c ⊗ G_c + λI (K·r × K·r, float64), groups c by argmax class (see
+    :meth:`_Basis.inverse`); rows and columns in the row-major order of (K, r)."""
+    k, n = probs.shape
+    rank = top.shape[0]
+    groups = xp.argmax(probs, axis=0)
+    order = xp.argsort(groups)
+    counts = [int(c) for c in xp.sum(xp.astype(groups[None, :] == xp.arange(k)[:, None],
+                                                  xp.int64), axis=1)]
+    p_sorted = xp.astype(xp.take(probs, order, axis=1), xp.float64)
+    g_sorted = xp.astype(xp.take(top, order, axis=1), xp.float64)
+    moments, couplings, start = [], [], 0
+    for count in counts:
+        if count:
+            p, g = p_sorted[:, start:start + count], g_sorted[:, start:start + count]
+            couplings.append((xp.eye(k, dtype=xp.float64) * xp.sum(p, axis=1)[:, None]
+                              - p @ p.T) / n)
+            moments.append(g @ g.T / count)
+        start += count
+    outer = (xp.reshape(xp.stack(couplings), (len(counts) - counts.count(0), k * k)).T
+             @ xp.reshape(xp.stack(moments), (len(moments), rank * rank)))
+    block = xp.reshape(xp.permute_dims(xp.reshape(outer, (k, k, rank, rank)), (0, 2, 1, 3)),
+                       (k * rank, k * rank))
+    # a preconditioner need not be exact: a relative shift of float64's order keeps
+    # the Cholesky of this PSD + λI matrix clear of round-off at tiny λ
+    shift = lam + 1e-13 * float(xp.max(xp.linalg.diagonal(block)))
+    return block + shift * xp.eye(k * rank, dtype=xp.float64)
+
+
+def _spd_solver(xp, a):
+    """b ↦ a⁻¹ b for a symmetric PD matrix: Cholesky (SciPy) for NumPy, an explicit
+    inverse in other namespaces (the array API has no triangular solve)."""
+    if is_numpy_namespace(xp):
+        import scipy.linalg
+
+        factor = scipy.linalg.cho_factor(a)
+        return lambda b: scipy.linalg.cho_solve(factor, b)
+    inverse = xp.linalg.inv(a)
+    return lambda b: inverse @ xp.astype(b, a.dtype)
 
 
 def _jacobian_apply(xp, probs, x):

@@ -82,7 +82,7 @@ def test_kronecker_preconditioner_is_exact_at_equal_jacobians():
     s = np.diag(probs[:, 0]) - np.outer(probs[:, 0], probs[:, 0])
     hessian = np.kron(s, x.T @ x / n) + lam * np.eye(k * d)   # row-major vec of W (K, D)
     r = np.random.default_rng(0).normal(size=(k, d))
-    inverse = _Basis.build(np, _Rows(np, x)).inverse(np, probs, lam)
+    inverse = _Basis.build(np, _Rows(np, x), k).inverse(np, probs, lam)
     assert_close(inverse(r).ravel(), np.linalg.solve(hessian, r.ravel()), 1e-10, "H⁻¹ r")
 
 
