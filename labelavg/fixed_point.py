@@ -762,13 +762,14 @@ def _subspace_matrix(xp, probs, top, lam):
 
 
 def _spd_solver(xp, a):
-    """b ↦ a⁻¹ b for a symmetric PD matrix: Cholesky (SciPy) for NumPy, an explicit
-    inverse in other namespaces (the array API has no triangular solve)."""
+    """b ↦ a⁻¹ b for a symmetric PD matrix: LAPACK's Cholesky (potrf/potrs) for NumPy,
+    an explicit inverse in other namespaces (the array API has no triangular solve)."""
     if is_numpy_namespace(xp):
-        import scipy.linalg
+        from scipy.linalg import lapack
 
-        factor = scipy.linalg.cho_factor(a)
-        return lambda b: scipy.linalg.cho_solve(factor, b)
+        factor, info = lapack.dpotrf(a)
+        if info == 0:
+            return lambda b: lapack.dpotrs(factor, b)[0]
     inverse = xp.linalg.inv(a)
     return lambda b: inverse @ xp.astype(b, a.dtype)
 
