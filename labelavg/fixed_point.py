@@ -685,7 +685,7 @@ class _Basis:
         moment, row_norms = rows.second_moment()
         evals, evecs = xp.linalg.eigh(moment)
         d = evals.shape[0]
-        rank = _subspace_rank(n_classes, d)
+        rank = _subspace_rank(n_classes, rows.shape[0], d)
         # C is PSD: negative eigenvalues are round-off
         return cls(xp.clip(evals, 0.0, None), evecs, xp.asarray(row_norms),
                    xp.asarray(rows.logits(xp.matrix_transpose(evecs[:, d - rank:]))))
@@ -722,14 +722,16 @@ class _Basis:
         return apply
 
 
-#: Size K·r of the dense block of the two-level preconditioner: r = min(D, 2K, this // K)
-#: top directions of C (at least 1). Its Cholesky, (K·r)³/3 flops per Newton step,
-#: stays below the cost of one Hessian-vector product on the shipped feature sets.
+#: Largest size K·r of the dense block of the two-level preconditioner.
 _SUBSPACE_SIZE = 600
 
 
-def _subspace_rank(n_classes, d):
-    return max(1, min(d, 2 * n_classes, _SUBSPACE_SIZE // n_classes))
+def _subspace_rank(n_classes, n_samples, d):
+    """r = min(D, 4K, s // K), at least 1, with s = min(600, (6 K N D)^(1/3)): the
+    Cholesky of the K·r block, (K·r)³/3 flops per Newton step, then costs at most one
+    Hessian-vector product (2 K N D flops), and at most 600³/3 on large sets."""
+    size = min(_SUBSPACE_SIZE, int((6.0 * n_classes * n_samples * d) ** (1 / 3)))
+    return max(1, min(d, 4 * n_classes, size // n_classes))
 
 
 def _subspace_matrix(xp, probs, top, lam):

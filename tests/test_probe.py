@@ -11,7 +11,7 @@ from test_xp import BACKENDS
 from labelavg import distill, fit_probs, linear_path, noise
 from labelavg._testing import FLOAT32_RTOL, assert_close
 from labelavg._xp import to_numpy
-from labelavg.fixed_point import _Basis, _Rows
+from labelavg.fixed_point import _Basis, _Rows, _subspace_rank
 from labelavg.probe import (
     SelfDistillation,
     class_correlation,
@@ -121,8 +121,8 @@ def test_two_level_preconditioner_inverts_its_definition():
     x, _ = blobs(k=3, n=10, d=8)
     k, d, n, lam = 3, 8, 30, 1e-2
     basis = _Basis.build(np, _Rows(np, x), k)
-    rank = min(d, 2 * k)
-    assert basis.top.shape == (rank, n)
+    rank = _subspace_rank(k, n, d)
+    assert 1 <= rank < d and basis.top.shape == (rank, n)   # both blocks in use
     probs = np.random.default_rng(4).dirichlet(np.ones(k), size=n).T
     evals, evecs = np.linalg.eigh(x.T @ x / n)
     top, rest = evecs[:, d - rank:], evecs[:, :d - rank]
