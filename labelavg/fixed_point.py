@@ -543,20 +543,28 @@ class _Primal:
         cold start) and keeps the coupling between classes that confident or
         two-way-split outputs (PLL targets) create, and, in the top directions of
         C, where in feature space each coupling lives.
+        The top-r block costs about one Hessian-vector product to build, so a fit
+        starts with the plain M ⊗ C + λI and switches to the two-level form (for
+        the rest of the fit, through ``hint``) once a CG solve needed more than
+        :data:`_PLAIN_CG_STEPS` products.
         CG stops at the relative accuracy ``rtol`` (see :func:`_forcing`), or
         once the step moves some logit by more than :data:`_LOGIT_REACH`.
         """
         xp, lam, n = self.xp, self.lam, self.targets.shape[1]
         probs = state.probs
 
+        passes = []
+
         def apply_op(v):
+            passes.append(None)
             image, pulled = self.features.hessian_pass(v, probs)
             return pulled / n + lam * v, image
 
-        apply_prec = self.basis.inverse(xp, probs, lam)
+        apply_prec = self.basis.inverse(xp, probs, lam, two_level=bool(hint))
         atol = rtol * math.sqrt(_vdot(xp, state.grad, state.grad))
         d_coef, d_logits, _, _ = _pcg(xp, apply_op, apply_prec, -state.grad, atol, 500,
                                       reach=_LOGIT_REACH)
+        hint = bool(hint) or len(passes) > _PLAIN_CG_STEPS
         return (state.descent, None, hint) if d_logits is None else (d_coef, d_logits, hint)
 
 
@@ -565,6 +573,10 @@ class _Primal:
 #: separable classes) it saves the CG steps spent on steps the line search would
 #: cut; near it steps are small and it never acts.
 _LOGIT_REACH = 20.0
+
+#: Hessian-vector products one CG solve may take with the plain Kronecker
+#: preconditioner before the fit switches to the two-level one.
+_PLAIN_CG_STEPS = 4
 
 
 @dataclass(frozen=True)
@@ -686,12 +698,15 @@ class _Basis:
         evals, evecs = xp.linalg.eigh(moment)
         d = evals.shape[0]
         rank = _subspace_rank(n_classes, rows.shape[0], d)
+        if isinstance(rows, _RowChunks):   # out of core: g no larger than the K×N outputs
+            rank = min(rank, n_classes)
         # C is PSD: negative eigenvalues are round-off
         return cls(xp.clip(evals, 0.0, None), evecs, xp.asarray(row_norms),
                    xp.asarray(rows.logits(xp.matrix_transpose(evecs[:, d - rank:]))))
 
-    def inverse(self, xp, probs, lam):
-        """r ↦ A⁻¹ r for the two-level approximation A of the Hessian at ``probs``.
+    def inverse(self, xp, probs, lam, two_level=True):
+        """r ↦ A⁻¹ r for the two-level approximation A of the Hessian at ``probs``
+        (``two_level=False``: for the plain Kronecker form (M ⊗ C + λI)⁻¹).
 
         With S_i = diag(p_i) − p_i p_iᵀ, M = (1/N) Σ_i S_i and, for the groups c of
         instances sharing an argmax class, M_c = (1/N) Σ_{i∈c} S_i and
@@ -709,9 +724,12 @@ class _Basis:
         coupling = (xp.eye(k, dtype=probs.dtype) * xp.mean(probs, axis=1)[:, None]
                     - probs @ probs.T / n)
         m, u = xp.linalg.eigh(coupling)
+        v = self.evecs
+        if not two_level:
+            inv = 1.0 / (xp.clip(m, 0.0, None)[:, None] * self.evals[None, :] + lam)
+            return lambda r: u @ (((u.T @ r @ v) * inv) @ xp.matrix_transpose(v))
         inv = 1.0 / (xp.clip(m, 0.0, None)[:, None] * self.evals[None, :d - rank] + lam)
         solve = _spd_solver(xp, _subspace_matrix(xp, probs, self.top, lam))
-        v = self.evecs
 
         def apply(r):
             y = r @ v
@@ -743,17 +761,18 @@ def _subspace_matrix(xp, probs, top, lam):
     order = xp.argsort(groups)
     counts = [int(c) for c in xp.sum(xp.astype(groups[None, :] == xp.arange(k)[:, None],
                                                   xp.int64), axis=1)]
-    p_sorted = xp.astype(xp.take(probs, order, axis=1), xp.float64)
-    g_sorted = xp.astype(xp.take(top, order, axis=1), xp.float64)
+    # sums over instances in the data's dtype (no float64 copy of (K + r, N) arrays);
+    # the small per-group results are combined in float64
+    p_sorted, g_sorted = xp.take(probs, order, axis=1), xp.take(top, order, axis=1)
     moments, couplings, start = [], [], 0
     for count in counts:
         if count:
             p, g = p_sorted[:, start:start + count], g_sorted[:, start:start + count]
-            couplings.append((xp.eye(k, dtype=xp.float64) * xp.sum(p, axis=1)[:, None]
-                              - p @ p.T) / n)
-            moments.append(g @ g.T / count)
+            couplings.append(xp.astype(xp.eye(k, dtype=p.dtype) * xp.sum(p, axis=1)[:, None]
+                                       - p @ p.T, xp.float64) / n)
+            moments.append(xp.astype(g @ g.T, xp.float64) / count)
         start += count
-    outer = (xp.reshape(xp.stack(couplings), (len(counts) - counts.count(0), k * k)).T
+    outer = (xp.reshape(xp.stack(couplings), (len(couplings), k * k)).T
              @ xp.reshape(xp.stack(moments), (len(moments), rank * rank)))
     block = xp.reshape(xp.permute_dims(xp.reshape(outer, (k, k, rank, rank)), (0, 2, 1, 3)),
                        (k * rank, k * rank))

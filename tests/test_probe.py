@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from test_xp import BACKENDS
 
-from labelavg import distill, fit_probs, linear_path, noise
+from labelavg import distill, fit_probs, fixed_point, linear_path, noise
 from labelavg._testing import FLOAT32_RTOL, assert_close
 from labelavg._xp import to_numpy
 from labelavg.fixed_point import _Basis, _Rows, _subspace_rank
@@ -82,11 +82,12 @@ def test_kronecker_preconditioner_is_exact_at_equal_jacobians():
     s = np.diag(probs[:, 0]) - np.outer(probs[:, 0], probs[:, 0])
     hessian = np.kron(s, x.T @ x / n) + lam * np.eye(k * d)   # row-major vec of W (K, D)
     r = np.random.default_rng(0).normal(size=(k, d))
-    inverse = _Basis.build(np, _Rows(np, x), k).inverse(np, probs, lam)
-    assert_close(inverse(r).ravel(), np.linalg.solve(hessian, r.ravel()), 1e-10, "H⁻¹ r")
+    for two_level in (False, True):
+        inverse = _Basis.build(np, _Rows(np, x), k).inverse(np, probs, lam, two_level)
+        assert_close(inverse(r).ravel(), np.linalg.solve(hessian, r.ravel()), 1e-10, "H⁻¹ r")
 
 
-def _plain_kronecker_inverse(self, xp, probs, lam):
+def _plain_kronecker_inverse(self, xp, probs, lam, two_level=False):
     """The previous solver's preconditioner, (M ⊗ C + λI)⁻¹ (commit cc873b9)."""
     k, n = probs.shape
     coupling = xp.eye(k, dtype=probs.dtype) * xp.mean(probs, axis=1)[:, None] - probs @ probs.T / n
@@ -159,7 +160,9 @@ def test_fits_agree_with_the_previous_preconditioner(xp, monkeypatch, k, n, d, r
     given = flip(y, k, 0.2)
     for dtype, eps in ((xp.float64, 2.2e-16), (xp.float32, 1.2e-7)):
         features, labels = xp.asarray(x, dtype=dtype), xp.asarray(given)
-        new = SelfDistillation(1e-2, rounds).fit(features, labels)
+        with monkeypatch.context() as patch:   # two-level from the second Newton step on
+            patch.setattr(fixed_point, "_PLAIN_CG_STEPS", 0)
+            new = SelfDistillation(1e-2, rounds).fit(features, labels)
         with monkeypatch.context() as patch:
             patch.setattr(_Basis, "inverse", _plain_kronecker_inverse)
             old = SelfDistillation(1e-2, rounds).fit(features, labels)
