@@ -14,8 +14,10 @@ Modes
                                            K ∈ {4, 24}, λ ∈ {1e-2, 1e-4, 1e-6}, separated
                                            and overlapping classes (48 cells);
                                            ``--quick``: the 24 cells with N = 2000; ``--sizes 20000``: the other 24
-``python bench/bench_probe.py --rounds-cost`` seconds of each fit of SelfDistillation
+``python bench/bench_probe.py --rounds-cost`` CPU seconds of each fit of SelfDistillation
                                            (teacher, students, PLL) as ratios to the teacher
+                                           on the shipped sets, float32 and float64, this
+                                           solver and that of ``--baseline`` (git show)
 ``python bench/bench_probe.py --paper``    test-accuracy gains over the teacher under
                                            superclass noise, η = 0.5 and 0.8, 3 seeds
 ``python bench/bench_probe.py --lam-check`` the check behind the CLI's default λ
@@ -321,25 +323,92 @@ def _grid_cell(logreg, n, d, k, lam, separated):
 # the cost of each round relative to the teacher
 
 
-def rounds_cost(rounds=3):
-    from labelavg import noise
+SHIPPED = ("digits_effnet", "fashion_mnist_effnet", "wordnet_minilm", "wordnet100_minilm")
 
-    data = load_wordnet_minilm()
-    cases = [("synthetic K=24 D=384 N=14000, 40% flipped", *gaussian_classes(
-        14000, 384, 24, False, seed=1, flip=0.4), np.float64, 1e-4)]
-    given = noise.sample_labels(data.y_train, noise.symmetric(data.n_classes, 0.5),
-                                np.random.default_rng(0))
-    for dtype in (np.float32, np.float64):
-        cases.append((f"WordNet/MiniLM {np.dtype(dtype).name}, symmetric η=0.5",
-                      data.x_train.astype(dtype), given, dtype, 1e-4))
-    print(f"SelfDistillation(λ, {rounds}).fit: seconds of each fit and its ratio to the "
-          f"teacher (same run, one BLAS thread; default tol of the dtype)")
-    for name, x, y, dtype, lam in cases:
-        model = SelfDistillation(lam, rounds).fit(x.astype(dtype), y)
-        teacher = model.history_[0].seconds
-        cells = ", ".join(f"{r.name} {r.seconds:.2f} s ({r.seconds / teacher:.2f}x, "
-                          f"{r.n_iter} Newton)" for r in model.history_)
-        print(f"λ={lam:g} {name}: {cells}", flush=True)
+
+def load_solver(commit):
+    """labelavg/fixed_point.py of ``commit`` (git show) as a module inside labelavg."""
+    import importlib.util
+    import subprocess
+    import sys
+
+    source = subprocess.run(["git", "show", f"{commit}:labelavg/fixed_point.py"], check=True,
+                            capture_output=True, text=True).stdout
+    name = f"labelavg._fixed_point_{commit}"
+    module = importlib.util.module_from_spec(importlib.util.spec_from_loader(name, loader=None))
+    module.__package__ = "labelavg"
+    sys.modules[name] = module
+    exec(compile(source, f"{commit}:labelavg/fixed_point.py", "exec"), module.__dict__)
+    return module
+
+
+def _fits(solver, x, onehot, lam, rounds, tol):
+    """SelfDistillation's exact path (teacher, warm students, PLL top-2 from the teacher's
+    W) on ``solver``'s _Primal/_newton: [(name, FitResult, CPU s, HVP)]."""
+    from labelavg.distill import pll_targets
+
+    passes = [0]
+    plain = solver._Rows.hessian_pass
+
+    def counted(self, v, probs):
+        passes[0] += 1
+        return plain(self, v, probs)
+
+    solver._Rows.hessian_pass = counted
+    try:
+        problem = solver._Primal.build(x, onehot, lam)
+        out = []
+
+        def fit(name, targets, init):
+            passes[0], start = 0, time.process_time()
+            res = solver._newton(replace(problem, targets=targets), init, tol, 100)
+            out.append((name, res, time.process_time() - start, passes[0]))
+            return res
+
+        teacher = student = fit("teacher", problem.targets, None)
+        for t in range(2, rounds + 1):
+            student = fit(f"t={t}", student.probs, student.coef)
+        q_pll = pll_targets(np.asarray(teacher.probs, dtype=float), 2, "split")
+        fit("PLL", q_pll.astype(x.dtype), teacher.coef)
+        return out
+    finally:
+        solver._Rows.hessian_pass = plain
+
+
+def rounds_cost(rounds=3, baseline="cc873b9", sets=SHIPPED, dtypes=("float32", "float64")):
+    """CPU seconds of each fit as a ratio to the teacher, this checkout's solver and the
+    solver of ``baseline`` in the same run; symmetric η = 0.5 labels, λ = 1e-4."""
+    from labelavg import fixed_point, noise
+    from labelavg.datasets import load
+
+    old = load_solver(baseline)
+    print(f"fits of SelfDistillation(1e-4, {rounds}) (exact path, PLL top-2): CPU seconds "
+          f"(time.process_time, one BLAS thread) and ratio to the teacher; new = this "
+          f"checkout, old = {baseline}, same run; HVP = Hessian-vector products; "
+          f"|ΔW| = max |W_new − W_old| / max |W_old|")
+    for name in sets:
+        data = load(name)
+        given = noise.sample_labels(data.y_train, noise.symmetric(data.n_classes, 0.5),
+                                    np.random.default_rng(0))
+        onehot = np.eye(data.n_classes)[given].T
+        for dtype in dtypes:
+            x = data.x_train.astype(dtype)
+            tol = fixed_point.default_tol(x.dtype)
+            new = _fits(fixed_point, x, onehot, 1e-4, rounds, tol)
+            prev = _fits(old, x, onehot, 1e-4, rounds, tol)
+            _cost_rows(f"{name} {dtype}", new, prev)
+
+
+def _cost_rows(label, new, prev):
+    t_new, t_old = new[0][2], prev[0][2]
+    print(f"{label}: teacher {t_new:.3f} s new / {t_old:.3f} s old", flush=True)
+    for (fit, a, s_a, h_a), (_, b, s_b, h_b) in zip(new, prev):
+        scale = float(np.max(np.abs(b.coef)))
+        print(f"  {fit:<8} new {s_a / t_new:5.2f}x ({s_a:6.3f} s, {a.n_iter} N, {h_a:3d} HVP, "
+              f"r {a.residual:.1e}{'' if a.converged else ' UNCONVERGED'}) | old "
+              f"{s_b / t_old:5.2f}x ({s_b:6.3f} s, {b.n_iter} N, {h_b:3d} HVP, r {b.residual:.1e})"
+              f" | new/old {s_a / s_b:4.2f} | |ΔW| {np.max(np.abs(a.coef - b.coef)) / scale:.1e}",
+              flush=True)
 
 
 def main(argv=None):
@@ -352,6 +421,10 @@ def main(argv=None):
                         help="--grid: the N of the cells (default 2000 20000)")
     parser.add_argument("--rounds-cost", action="store_true",
                         help="each fit's seconds as a ratio to the teacher's")
+    parser.add_argument("--baseline", default="cc873b9",
+                        help="--rounds-cost: git commit of the solver compared against")
+    parser.add_argument("--sets", nargs="+", default=list(SHIPPED),
+                        help="--rounds-cost: shipped feature sets")
     parser.add_argument("--rounds", type=int, default=None,
                         help="fits: speed 3 per λ, --paper 5")
     parser.add_argument("--lam", type=float, default=1e-4, help="--paper: λ (1e-4)")
@@ -359,7 +432,7 @@ def main(argv=None):
     if args.grid:
         grid(sizes=(2000,) if args.quick else tuple(args.sizes))
     elif args.rounds_cost:
-        rounds_cost(rounds=args.rounds or 3)
+        rounds_cost(rounds=args.rounds or 3, baseline=args.baseline, sets=args.sets)
     elif args.paper:
         paper(lam=args.lam, rounds=args.rounds or 5)
     elif args.lam_check:

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from array_api_compat import is_dask_array
+from array_api_compat import is_dask_array, is_numpy_namespace
 
 from . import _checks
 from ._xp import float_dtype, namespace
@@ -493,7 +493,7 @@ class _Primal:
             targets = xp.astype(targets, dtype)
         _check_primal_inputs(xp, rows, targets)
         _check_lam_range(xp, lam, rows.dtype)
-        return cls(xp, rows, targets, lam, _Basis.build(xp, rows))
+        return cls(xp, rows, targets, lam, _Basis.build(xp, rows, targets.shape[0]))
 
     def zero(self):
         return self.xp.zeros((self.targets.shape[0], self.features.shape[1]),
@@ -532,28 +532,39 @@ class _Primal:
     def direction(self, state, rtol, hint=None):
         """Newton step from (1/N) S(dW Fᵀ) F + λ dW = −∇f by preconditioned CG.
 
-        The Hessian (1/N) Σ_i S_i ⊗ f_i f_iᵀ + λI is preconditioned by its
-        Kronecker approximation M ⊗ C + λI, with M = (1/N) Σ_i S_i (K×K, the
-        class coupling at the current probabilities, rebuilt every Newton step
-        for O(N K²)) and C = FᵀF/N (its eigenpairs computed once per problem and
-        shared by every distillation round). Its inverse is two small basis
-        changes: W ↦ U[(UᵀWV) / (m eᵀ + λ)]Vᵀ. It is exact when all S_i are
-        equal (uniform P: the cold start) and keeps the coupling between
-        classes that confident or two-way-split outputs (PLL targets) create.
+        The Hessian (1/N) Σ_i S_i ⊗ f_i f_iᵀ + λI is preconditioned by a
+        two-level Kronecker approximation (:meth:`_Basis.inverse`): on the top-r
+        eigenvectors of C = FᵀF/N it keeps which instances carry which class
+        coupling (Σ_c M_c ⊗ G_c over the instances grouped by their argmax class),
+        on the rest it is M ⊗ C + λI with M = (1/N) Σ_i S_i (K×K, the class
+        coupling at the current probabilities); both are rebuilt every Newton
+        step, C's eigenpairs are computed once per problem and shared by every
+        distillation round. It is exact when all S_i are equal (uniform P: the
+        cold start) and keeps the coupling between classes that confident or
+        two-way-split outputs (PLL targets) create, and, in the top directions of
+        C, where in feature space each coupling lives.
+        The top-r block costs about one Hessian-vector product to build, so a fit
+        starts with the plain M ⊗ C + λI and switches to the two-level form (for
+        the rest of the fit, through ``hint``) once a CG solve needed more than
+        :data:`_PLAIN_CG_STEPS` products.
         CG stops at the relative accuracy ``rtol`` (see :func:`_forcing`), or
         once the step moves some logit by more than :data:`_LOGIT_REACH`.
         """
         xp, lam, n = self.xp, self.lam, self.targets.shape[1]
         probs = state.probs
 
+        passes = []
+
         def apply_op(v):
+            passes.append(None)
             image, pulled = self.features.hessian_pass(v, probs)
             return pulled / n + lam * v, image
 
-        apply_prec = self.basis.inverse(xp, probs, lam)
+        apply_prec = self.basis.inverse(xp, probs, lam, two_level=bool(hint))
         atol = rtol * math.sqrt(_vdot(xp, state.grad, state.grad))
         d_coef, d_logits, _, _ = _pcg(xp, apply_op, apply_prec, -state.grad, atol, 500,
                                       reach=_LOGIT_REACH)
+        hint = bool(hint) or len(passes) > _PLAIN_CG_STEPS
         return (state.descent, None, hint) if d_logits is None else (d_coef, d_logits, hint)
 
 
@@ -562,6 +573,10 @@ class _Primal:
 #: separable classes) it saves the CG steps spent on steps the line search would
 #: cut; near it steps are small and it never acts.
 _LOGIT_REACH = 20.0
+
+#: Hessian-vector products one CG solve may take with the plain Kronecker
+#: preconditioner before the fit switches to the two-level one.
+_PLAIN_CG_STEPS = 4
 
 
 @dataclass(frozen=True)
@@ -668,29 +683,116 @@ class _RowChunks:
 
 @dataclass(frozen=True)
 class _Basis:
-    """Eigenpairs (e, V) of C = FᵀF/N: the feature half of the Kronecker preconditioner;
-    and the row norms ||f_i|| (for :func:`_residual_floor`), from the same pass."""
+    """Eigenpairs (e, V) of C = FᵀF/N: the feature half of the preconditioner; the
+    projections g_i = U_rᵀ f_i (r, N) of the rows on its top-r eigenvectors U_r;
+    and the row norms ||f_i|| (for :func:`_residual_floor`)."""
 
     evals: Any
     evecs: Any
     row_norms: Any
+    top: Any           # (r, N): U_rᵀ Fᵀ, U_r the last r columns of evecs
 
     @classmethod
-    def build(cls, xp, rows):
+    def build(cls, xp, rows, n_classes):
         moment, row_norms = rows.second_moment()
         evals, evecs = xp.linalg.eigh(moment)
+        d = evals.shape[0]
+        rank = _subspace_rank(n_classes, rows.shape[0], d)
+        if isinstance(rows, _RowChunks):   # out of core: g no larger than the K×N outputs
+            rank = min(rank, n_classes)
         # C is PSD: negative eigenvalues are round-off
-        return cls(xp.clip(evals, 0.0, None), evecs, xp.asarray(row_norms))
+        return cls(xp.clip(evals, 0.0, None), evecs, xp.asarray(row_norms),
+                   xp.asarray(rows.logits(xp.matrix_transpose(evecs[:, d - rank:]))))
 
-    def inverse(self, xp, probs, lam):
-        """r ↦ (M ⊗ C + λI)⁻¹ r with M = (1/N) Σ_i (diag(p_i) − p_i p_iᵀ)."""
+    def inverse(self, xp, probs, lam, two_level=True):
+        """r ↦ A⁻¹ r for the two-level approximation A of the Hessian at ``probs``
+        (``two_level=False``: for the plain Kronecker form (M ⊗ C + λI)⁻¹).
+
+        With S_i = diag(p_i) − p_i p_iᵀ, M = (1/N) Σ_i S_i and, for the groups c of
+        instances sharing an argmax class, M_c = (1/N) Σ_{i∈c} S_i and
+        G_c = (1/N_c) Σ_{i∈c} g_i g_iᵀ (r×r):
+
+            A = (I ⊗ U_r)(Σ_c M_c ⊗ G_c)(I ⊗ U_r)ᵀ + M ⊗ V_⊥E_⊥V_⊥ᵀ + λI,
+
+        block diagonal in the eigenbasis V = [V_⊥, U_r] of C: the K·r block is one
+        Cholesky (:func:`_spd_solver`), the rest two small basis changes as in the
+        plain Kronecker form (M ⊗ C + λI)⁻¹. At equal S_i (uniform P) both blocks
+        are exact (Σ_c (N_c/N) G_c = diag of C on U_r).
+        """
         k, n = probs.shape
+        d, rank = self.evals.shape[0], self.top.shape[0]
         coupling = (xp.eye(k, dtype=probs.dtype) * xp.mean(probs, axis=1)[:, None]
                     - probs @ probs.T / n)
         m, u = xp.linalg.eigh(coupling)
-        inv = 1.0 / (xp.clip(m, 0.0, None)[:, None] * self.evals[None, :] + lam)
         v = self.evecs
-        return lambda r: u @ (((u.T @ r @ v) * inv) @ v.T)
+        if not two_level:
+            inv = 1.0 / (xp.clip(m, 0.0, None)[:, None] * self.evals[None, :] + lam)
+            return lambda r: u @ (((u.T @ r @ v) * inv) @ xp.matrix_transpose(v))
+        inv = 1.0 / (xp.clip(m, 0.0, None)[:, None] * self.evals[None, :d - rank] + lam)
+        solve = _spd_solver(xp, _subspace_matrix(xp, probs, self.top, lam))
+
+        def apply(r):
+            y = r @ v
+            rest = u @ ((u.T @ y[:, :d - rank]) * inv)
+            top = xp.reshape(solve(xp.reshape(y[:, d - rank:], (k * rank,))), (k, rank))
+            return xp.concat([rest, xp.astype(top, r.dtype)], axis=1) @ xp.matrix_transpose(v)
+
+        return apply
+
+
+#: Largest size K·r of the dense block of the two-level preconditioner.
+_SUBSPACE_SIZE = 600
+
+
+def _subspace_rank(n_classes, n_samples, d):
+    """r = min(D, 4K, s // K), at least 1, with s = min(600, (6 K N D)^(1/3)): the
+    Cholesky of the K·r block, (K·r)³/3 flops per Newton step, then costs at most one
+    Hessian-vector product (2 K N D flops), and at most 600³/3 on large sets."""
+    size = min(_SUBSPACE_SIZE, int((6.0 * n_classes * n_samples * d) ** (1 / 3)))
+    return max(1, min(d, 4 * n_classes, size // n_classes))
+
+
+def _subspace_matrix(xp, probs, top, lam):
+    """Σ_c M_c ⊗ G_c + λI (K·r × K·r, float64), groups c by argmax class (see
+    :meth:`_Basis.inverse`); rows and columns in the row-major order of (K, r)."""
+    k, n = probs.shape
+    rank = top.shape[0]
+    groups = xp.argmax(probs, axis=0)
+    order = xp.argsort(groups)
+    counts = [int(c) for c in xp.sum(xp.astype(groups[None, :] == xp.arange(k)[:, None],
+                                                  xp.int64), axis=1)]
+    # sums over instances in the data's dtype (no float64 copy of (K + r, N) arrays);
+    # the small per-group results are combined in float64
+    p_sorted, g_sorted = xp.take(probs, order, axis=1), xp.take(top, order, axis=1)
+    moments, couplings, start = [], [], 0
+    for count in counts:
+        if count:
+            p, g = p_sorted[:, start:start + count], g_sorted[:, start:start + count]
+            couplings.append(xp.astype(xp.eye(k, dtype=p.dtype) * xp.sum(p, axis=1)[:, None]
+                                       - p @ p.T, xp.float64) / n)
+            moments.append(xp.astype(g @ g.T, xp.float64) / count)
+        start += count
+    outer = (xp.reshape(xp.stack(couplings), (len(couplings), k * k)).T
+             @ xp.reshape(xp.stack(moments), (len(moments), rank * rank)))
+    block = xp.reshape(xp.permute_dims(xp.reshape(outer, (k, k, rank, rank)), (0, 2, 1, 3)),
+                       (k * rank, k * rank))
+    # a preconditioner need not be exact: a relative shift of float64's order keeps
+    # the Cholesky of this PSD + λI matrix clear of round-off at tiny λ
+    shift = lam + 1e-13 * float(xp.max(xp.linalg.diagonal(block)))
+    return block + shift * xp.eye(k * rank, dtype=xp.float64)
+
+
+def _spd_solver(xp, a):
+    """b ↦ a⁻¹ b for a symmetric PD matrix: LAPACK's Cholesky (potrf/potrs) for NumPy,
+    an explicit inverse in other namespaces (the array API has no triangular solve)."""
+    if is_numpy_namespace(xp):
+        from scipy.linalg import lapack
+
+        factor, info = lapack.dpotrf(a)
+        if info == 0:
+            return lambda b: lapack.dpotrs(factor, b)[0]
+    inverse = xp.linalg.inv(a)
+    return lambda b: inverse @ xp.astype(b, a.dtype)
 
 
 def _jacobian_apply(xp, probs, x):

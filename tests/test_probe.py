@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 from test_xp import BACKENDS
 
-from labelavg import distill, fit_probs, linear_path, noise
+from labelavg import distill, fit_probs, fixed_point, linear_path, noise
 from labelavg._testing import FLOAT32_RTOL, assert_close
 from labelavg._xp import to_numpy
-from labelavg.fixed_point import _Basis, _Rows
+from labelavg.fixed_point import _Basis, _Rows, _subspace_rank
 from labelavg.probe import (
     SelfDistillation,
     class_correlation,
@@ -82,8 +82,106 @@ def test_kronecker_preconditioner_is_exact_at_equal_jacobians():
     s = np.diag(probs[:, 0]) - np.outer(probs[:, 0], probs[:, 0])
     hessian = np.kron(s, x.T @ x / n) + lam * np.eye(k * d)   # row-major vec of W (K, D)
     r = np.random.default_rng(0).normal(size=(k, d))
-    inverse = _Basis.build(np, _Rows(np, x)).inverse(np, probs, lam)
-    assert_close(inverse(r).ravel(), np.linalg.solve(hessian, r.ravel()), 1e-10, "H⁻¹ r")
+    for two_level in (False, True):
+        inverse = _Basis.build(np, _Rows(np, x), k).inverse(np, probs, lam, two_level)
+        assert_close(inverse(r).ravel(), np.linalg.solve(hessian, r.ravel()), 1e-10, "H⁻¹ r")
+
+
+def _plain_kronecker_inverse(self, xp, probs, lam, two_level=False):
+    """The previous solver's preconditioner, (M ⊗ C + λI)⁻¹ (commit cc873b9)."""
+    k, n = probs.shape
+    coupling = xp.eye(k, dtype=probs.dtype) * xp.mean(probs, axis=1)[:, None] - probs @ probs.T / n
+    m, u = xp.linalg.eigh(coupling)
+    inv = 1.0 / (xp.clip(m, 0.0, None)[:, None] * self.evals[None, :] + lam)
+    v = self.evecs
+    return lambda r: u @ (((u.T @ r @ v) * inv) @ v.T)
+
+
+def _gradient_norm(x, targets, lam, coef):
+    """||∇f(W)||_F in float64 on the host, from its formula (P − Q) F / N + λW."""
+    x, targets, coef = (np.asarray(to_numpy(a), dtype=float) for a in (x, targets, coef))
+    z = coef @ x.T
+    p = np.exp(z - z.max(axis=0))
+    p /= p.sum(axis=0)
+    return float(np.linalg.norm((p - targets) @ x / x.shape[0] + lam * coef))
+
+
+def _assert_same_optimum(x, targets, lam, coef, reference, dtype_eps):
+    """f is λ-strongly convex, so ||W − W*|| <= ||∇f(W)|| / λ for both fits; the two
+    coefficient sets may differ by at most the sum (plus the round-off of W itself)."""
+    coef, reference = (np.asarray(to_numpy(a), dtype=float) for a in (coef, reference))
+    bound = (_gradient_norm(x, targets, lam, coef)
+             + _gradient_norm(x, targets, lam, reference)) / lam
+    bound += 10 * dtype_eps * np.linalg.norm(reference)
+    assert np.linalg.norm(coef - reference) <= bound, (np.linalg.norm(coef - reference), bound)
+
+
+def test_two_level_preconditioner_inverts_its_definition():
+    """A⁻¹ r against A built densely from its definition (several argmax groups):
+    (I ⊗ U_r)(Σ_c M_c ⊗ G_c)(I ⊗ U_r)ᵀ + M ⊗ V_⊥E_⊥V_⊥ᵀ + λI."""
+    x, _ = blobs(k=3, n=10, d=8)
+    k, d, n, lam = 3, 8, 30, 1e-2
+    basis = _Basis.build(np, _Rows(np, x), k)
+    rank = _subspace_rank(k, n, d)
+    assert 1 <= rank < d and basis.top.shape == (rank, n)   # both blocks in use
+    probs = np.random.default_rng(4).dirichlet(np.ones(k), size=n).T
+    evals, evecs = np.linalg.eigh(x.T @ x / n)
+    top, rest = evecs[:, d - rank:], evecs[:, :d - rank]
+    jac = [np.diag(p) - np.outer(p, p) for p in probs.T]
+    groups = probs.argmax(axis=0)
+    block = sum(np.kron(sum(jac[i] for i in np.flatnonzero(groups == c)) / n,
+                        (x[groups == c] @ top).T @ (x[groups == c] @ top) / np.sum(groups == c))
+                for c in np.unique(groups))
+    lift = np.kron(np.eye(k), top)
+    a = (lift @ block @ lift.T + np.kron(sum(jac) / n, rest @ np.diag(evals[:d - rank]) @ rest.T)
+         + lam * np.eye(k * d))
+    r = np.random.default_rng(0).normal(size=(k, d))
+    assert_close(basis.inverse(np, probs, lam)(r).ravel(), np.linalg.solve(a, r.ravel()), 1e-9,
+                 "A⁻¹ r")
+
+
+def test_two_level_preconditioner_is_symmetric_positive_definite():
+    """CG needs a fixed SPD preconditioner: its matrix, column by column, is SPD."""
+    x, y = blobs(k=4, n=8, d=5)
+    k, d = 4, 5
+    probs = np.random.default_rng(3).dirichlet(np.ones(k) * 0.3, size=x.shape[0]).T
+    inverse = _Basis.build(np, _Rows(np, x), k).inverse(np, probs, 1e-3)
+    matrix = np.stack([inverse(e.reshape(k, d)).ravel() for e in np.eye(k * d)], axis=1)
+    assert_close(matrix, matrix.T, 1e-10, "symmetry")
+    assert np.linalg.eigvalsh((matrix + matrix.T) / 2).min() > 0
+
+
+@pytest.mark.parametrize("k, n, d, rounds", [(2, 3, 2, 1), (2, 10, 3, 2), (4, 12, 6, 3)])
+def test_fits_agree_with_the_previous_preconditioner(xp, monkeypatch, k, n, d, rounds):
+    """Teacher, students and the PLL student reach the previous solver's optimum, within
+    what the two fits' gradient norms allow, on every backend; the smallest case is
+    K = 2, N = 6, one round, default arguments."""
+    x, y = blobs(k=k, n=n, d=d, sep=1.0)
+    given = flip(y, k, 0.2)
+    for dtype, eps in ((xp.float64, 2.2e-16), (xp.float32, 1.2e-7)):
+        features, labels = xp.asarray(x, dtype=dtype), xp.asarray(given)
+        with monkeypatch.context() as patch:   # two-level from the second Newton step on
+            patch.setattr(fixed_point, "_PLAIN_CG_STEPS", 0)
+            new = SelfDistillation(1e-2, rounds).fit(features, labels)
+        with monkeypatch.context() as patch:
+            patch.setattr(_Basis, "inverse", _plain_kronecker_inverse)
+            old = SelfDistillation(1e-2, rounds).fit(features, labels)
+        assert all(r.converged for r in new.history_ + old.history_)
+        targets = np.eye(k)[given].T
+        for t in range(rounds):
+            _assert_same_optimum(x, targets, 1e-2, new.coef_[t, ...], old.coef_[t, ...], eps)
+            targets = to_numpy(old.probs_[t, ...])
+        _assert_same_optimum(x, to_numpy(old.pll_targets_), 1e-2, new.pll_coef_, old.pll_coef_,
+                             eps)
+
+
+@pytest.mark.parametrize("loss", ["gce", "partial_ll"])
+def test_non_convex_pll_losses_are_unchanged(noisy, loss):
+    """gce / partial_ll students run their own trust-region fit: only the teacher they
+    start from went through the new preconditioner, and it is the same optimum."""
+    x, given, *_ = noisy
+    model = SelfDistillation(1e-2, 1, pll_loss=loss).fit(x, given)
+    assert model.history_[-1].converged
 
 
 def test_primal_runs_on_every_backend(xp):
