@@ -102,7 +102,8 @@ def sweep(*, n_classes=4, n_per_class=100, c=0.4, d=0.1, lam, eta, noise="symmet
         is still open. Needs python-flint (``pip install labelavg[certify]``).
     engine : {"auto", "numpy", "numba"}
         Who runs the exact method's Newton loop on the orbit layouts
-        (symmetric, asymmetric and pair noise with expected counts): compiled
+        (symmetric noise; asymmetric and pair noise up to K = 48, beyond which
+        NumPy's stacked solves are faster; expected counts): compiled
         numba code (``pip install labelavg[fast]``) or NumPy; ``"auto"`` is
         numba where it is installed (decided on each worker with ``client``).
         Other layouts, the error bound and the verdicts always run NumPy. Both

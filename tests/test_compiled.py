@@ -47,10 +47,15 @@ def test_auto_is_numba_where_installed():
 
 
 def test_only_orbit_layouts_are_compiled():
-    batch = type("B", (), {"orbit": None})()
-    assert not _compiled.applies("numba", batch)
-    batch.orbit = "all"
-    assert _compiled.applies("numba", batch) and not _compiled.applies("numpy", batch)
+    from types import SimpleNamespace
+
+    def applies(orbit, k, engine="numba"):
+        return _compiled.applies(engine, SimpleNamespace(orbit=orbit, n_classes=k))
+
+    assert not applies(None, 4) and not applies("all", 4, "numpy")
+    assert applies("all", 4) and applies("all", 1000)
+    assert applies("cyclic", _compiled.CYCLIC_MAX_K)
+    assert not applies("cyclic", _compiled.CYCLIC_MAX_K + 1)
 
 
 CASES = {
