@@ -6,10 +6,12 @@ import pytest
 
 from labelavg.authors import authors_superclasses
 from labelavg.cli import main
+from labelavg.cli.reproduce import format_gains
 from labelavg.noise import transition_matrix
 
 TINY = ["--quick", "--datasets", "digits_effnet", "--seeds", "2", "--max-train", "250",
-        "--max-test", "150", "--lams", "1e-2", "1e-3", "--etas", "0.8",
+        "--max-test", "150", "--lams", "1e-2", "1e-3", "--gce-lams", "1e-3", "1e-4",
+        "--etas", "0.8",
         "--no-progress"]
 NOISES = {"symmetric", "asymmetric", "superclass", "superclass_authors"}
 
@@ -36,8 +38,11 @@ def test_results_csv_is_the_long_table(tiny_run):
     assert set(res.noise) == NOISES
     assert sorted(set(res.eta)) == [0.8]
     assert set(res.method) == {"teacher", "t2", "t3", "t4", "t5", "pll", "pll_gce"}
-    assert set(res.seed) == {0, 1} and set(res.lam) == {1e-2, 1e-3}
-    assert len(res) == 4 * 1 * 2 * 2 * 7      # every (noise, η, seed, λ, method) once
+    assert set(res.seed) == {0, 1}
+    # each method on its own grid: --lams for the chain, --gce-lams for the GCE PLL
+    gce = res.method == "pll_gce"
+    assert set(res[~gce].lam) == {1e-2, 1e-3} and set(res[gce].lam) == {1e-3, 1e-4}
+    assert len(res) == 4 * 1 * 2 * (2 * 6 + 2)   # every (noise, η, seed, λ, method) once
     assert not res.duplicated(["noise", "eta", "method", "seed", "lam"]).any()
     assert res.test_accuracy.between(0, 1).all() and res.validation_accuracy.between(0, 1).all()
     assert res.converged.all() and (res.residual <= 1e-4).all()   # float32 features
@@ -72,6 +77,22 @@ def test_gains_match_the_results(tiny_run):
             off = t - np.diag(np.diag(t)) - np.eye(10)   # diagonal pushed below anything
             holds = bool(np.all(np.diag(t) > off.max(axis=1)))
             assert set(gains[(gains.noise == noise) & (gains.eta == eta)].plurality) == {holds}
+
+
+def test_lam_at_a_grid_edge_is_marked(tiny_run):
+    res = pd.read_csv(tiny_run / "results.csv")
+    gains = pd.read_csv(tiny_run / "gains.csv", keep_default_na=False)
+    grids = res.groupby("method").lam.agg(lambda lams: sorted(set(lams)))
+    for r in gains.itertuples():
+        grid = grids[r.method]
+        assert r.lam_edge == {grid[0]: "smallest", grid[-1]: "largest"}.get(r.lam, "")
+        assert r.teacher_lam_edge == ("smallest" if r.teacher_lam == 1e-3 else "largest")
+    text = format_gains(gains)
+    first = gains.iloc[0]
+    line = next(ln for ln in text.splitlines() if ln.startswith(first.dataset)
+                and first.noise + " " in ln)
+    assert line.split()[3].endswith({"smallest": "<", "largest": ">"}[first.teacher_lam_edge])
+    assert "λ chosen at the smallest / largest value of its grid" in text
 
 
 def test_superclass_recipes_written(tiny_run):
@@ -137,6 +158,7 @@ def test_out_is_a_file(tmp_path, capsys):
     (["--datasets", "mnist"], "unknown set 'mnist'"),
     (["--seeds", "0"], "--seeds must be >= 1"),
     (["--lams", "0"], "--lams must all be > 0"),
+    (["--gce-lams", "1e-3", "-1"], "--gce-lams must all be > 0"),
     (["--max-train", "10"], "--max-train must be >= 50"),
     (["--etas", "1.0"], "--etas must all be in [0, 1)"),
     (["--protocol", "authors", "--lr", "0"], "--lr must be > 0"),
