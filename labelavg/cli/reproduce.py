@@ -33,9 +33,10 @@ hands the square matrix to ``linkage`` as observations, as the authors' code doe
 
 Outputs in ``--out``: ``results.csv`` (long: dataset, protocol, rule, noise, eta,
 method, seed, lam, epoch, validation_accuracy, test_accuracy, chosen), ``gains.csv``
-(mean ± std gain over the teacher in points per set, rule, noise, η, method, with the
-plurality verdict of T), ``sets.csv``, and per set and rule ``<set>_<rule>_gain.png``
-(Fig. 4-like) and ``<set>_class_correlation.png`` (Fig. 1-like).
+(mean ± std gain over the teacher in points per set, rule, noise, η, method; the
+plurality verdict of T, decided exactly: holds / tie / fails; ``lam_edge``),
+``sets.csv``, and per set and rule ``<set>_<rule>_gain.png`` (Fig. 4-like) and
+``<set>_class_correlation.png`` (Fig. 1-like).
 """
 
 from __future__ import annotations
@@ -228,7 +229,17 @@ def reproduce_set(name, args, bar):
                 superclasses=_cluster_names(clusters, data.class_names),
                 superclasses_authors=_cluster_names(authors, data.class_names),
                 **_correlation_summary(corr))
-    return dict(rows=rows, set=info, corr=corr, data=data, transitions=transitions)
+    plurality = {(noise, eta): _plurality(noise, data.n_classes, eta, recipes.get(noise))
+                 for noise, eta in transitions}
+    return dict(rows=rows, set=info, corr=corr, data=data, transitions=transitions,
+                plurality=plurality)
+
+
+def _plurality(noise, n_classes, eta, clusters):
+    """Result 4's plurality verdict of T, decided exactly (ties are ties)."""
+    from labelavg.theorems import pll_condition
+
+    return pll_condition(transition=_transition(noise, n_classes, eta, clusters, exact=True))
 
 
 def _cluster_names(clusters, class_names):
@@ -280,13 +291,17 @@ def _superclasses(corr, cut):
         cut = min(1.0, round(cut + 0.05, 2))
 
 
-def _transition(noise, n_classes, eta, clusters):
-    """T[c, j] = P(given j | true c) of one noise model (rows = true class)."""
+def _transition(noise, n_classes, eta, clusters, exact=False):
+    """T[c, j] = P(given j | true c) of one noise model (rows = true class).
+
+    ``exact``: in Fractions (η as written), for the plurality verdict; the labels
+    are drawn from the float T.
+    """
     from labelavg import noise as noise_models
 
     if noise.startswith("superclass"):
-        return noise_models.superclass(clusters, eta)
-    return noise_models.transition_matrix(noise, n_classes, eta)
+        return noise_models.superclass(clusters, eta, exact=exact)
+    return noise_models.transition_matrix(noise, n_classes, eta, exact=exact)
 
 
 def _all_lams(args):
@@ -395,8 +410,6 @@ def _gain_rows(result):
     """Mean and std over seeds of (method − teacher) in points, per rule, with T's plurality."""
     import numpy as np
 
-    from labelavg.theorems import pll_condition
-
     rows = []
     by_cell, grids = {}, {}
     for r in result["rows"]:
@@ -405,7 +418,7 @@ def _gain_rows(result):
             key = (r["protocol"], r["rule"], r["noise"], r["eta"])
             by_cell.setdefault(key, {}).setdefault(r["method"], []).append(r)
     for (protocol, rule, noise, eta), cell in by_cell.items():
-        verdict = pll_condition(transition=result["transitions"][(noise, eta)])
+        verdict = result["plurality"][(noise, eta)]
         teacher = np.array([r["test_accuracy"] for r in sorted(cell["teacher"],
                                                                 key=lambda r: r["seed"])])
         for method in METHODS[protocol][1:]:
@@ -420,7 +433,7 @@ def _gain_rows(result):
                              gain_std=float(diff.std(ddof=1)) if diff.size > 1 else 0.0,
                              n_seeds=int(diff.size),
                              teacher_accuracy=float(teacher.mean()),
-                             plurality=bool(verdict.holds),
+                             plurality=verdict.decision,
                              plurality_margin=float(verdict.margin)))
     return rows
 
@@ -456,6 +469,8 @@ _EDGE_MARK = {"smallest": "<", "largest": ">"}
 def format_gains(gains):
     """Gain over the teacher (points), mean ± std over seeds: one row per set, rule, noise, η.
 
+    The last column is T's plurality condition, decided exactly: holds, tie or fails.
+
     A method whose λ was chosen at its grid's smallest (largest) value is marked ``<``
     (``>``) after its cell; the teacher's mark follows its accuracy.
     """
@@ -471,7 +486,7 @@ def format_gains(gains):
             first = cell.iloc[0]
             lines.append(f"{name:<22}{noise:<20}{eta:>5g}{100 * first.teacher_accuracy:>11.2f}"
                          f"{_mark(first.teacher_lam_edge)}{cells}  "
-                         f"{'holds' if first.plurality else 'fails'}")
+                         f"{first.plurality}")
     if (gains.lam_edge.map(_mark) != " ").any() or (gains.teacher_lam_edge.map(_mark) != " ").any():
         lines.append("< / >: λ chosen at the smallest / largest value of its grid "
                      "(a wider grid might choose beyond it)")
