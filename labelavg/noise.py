@@ -7,6 +7,11 @@ Convention (used everywhere in labelavg): **T[c, j] = P(given label j | true
 class c); rows are indexed by the true class and sum to 1.** (cleanlab's noise
 matrices use the transpose.)
 
+Every noise model takes ``exact=True`` to return T as an object array of
+:class:`fractions.Fraction` (η read as the decimal it is written as, e.g. 0.3 →
+3/10), so that ties in T (e.g. superclass clusters of 2 at η = 0.5) can be decided
+exactly (:func:`labelavg.theorems.pll_condition`).
+
 Two kinds of samplers, with different names on purpose:
 
 - :func:`sample_labels` draws every given label independently from its row of T
@@ -19,6 +24,7 @@ Two kinds of samplers, with different names on purpose:
 from __future__ import annotations
 
 import numbers
+from fractions import Fraction
 
 import numpy as np
 
@@ -32,13 +38,19 @@ _TIE_ATOL = 1e-9
 # ----------------------------------------------------------------- validation
 
 
-def _eta(eta, upper=1.0):
-    """Check a corruption rate 0 <= η <= ``upper``."""
+def _eta(eta, upper=1.0, exact=False):
+    """Check a corruption rate 0 <= η <= ``upper``; a Fraction when ``exact``.
+
+    Exact: a float is read as the shortest decimal that prints as it (0.3 → 3/10),
+    the number as written; an int or Fraction is kept as it is.
+    """
     if isinstance(eta, bool) or not isinstance(eta, numbers.Real):
         raise TypeError(f"eta must be a real number, got {type(eta).__name__}")
     if not (0.0 <= eta <= upper):
         raise ValueError(f"eta must lie in [0, {upper:g}], got {eta!r}")
-    return float(eta)
+    if not exact:
+        return float(eta)
+    return Fraction(repr(float(eta))) if isinstance(eta, float) else Fraction(eta)
 
 
 def _transition_problem(transition, atol):
@@ -85,7 +97,7 @@ def _generator(rng, name="rng"):
 # ------------------------------------------------------------- noise models
 
 
-def symmetric(n_classes, eta):
+def symmetric(n_classes, eta, *, exact=False):
     """Symmetric noise: keep the label with prob. 1 − η, else a uniform other class.
 
     Parameters
@@ -94,6 +106,8 @@ def symmetric(n_classes, eta):
         K >= 2.
     eta : float
         Corruption rate, 0 <= η <= 1.
+    exact : bool
+        Return Fractions (object array), η read as written (module docstring).
 
     Returns
     -------
@@ -109,13 +123,13 @@ def symmetric(n_classes, eta):
            [0.15, 0.15, 0.7 ]])
     """
     k = _checks.integer_at_least("n_classes", n_classes, 2)
-    eta = _eta(eta)
-    transition = np.full((k, k), eta / (k - 1))
-    np.fill_diagonal(transition, 1.0 - eta)
+    eta = _eta(eta, exact=exact)
+    transition = np.full((k, k), eta / (k - 1), dtype=_dtype(exact))
+    np.fill_diagonal(transition, 1 - eta)
     return transition
 
 
-def asymmetric(n_classes, eta):
+def asymmetric(n_classes, eta, *, exact=False):
     """The paper's asymmetric noise: uniform flips plus an extra flip to c + 1.
 
     Parameters
@@ -124,6 +138,8 @@ def asymmetric(n_classes, eta):
         K >= 2.
     eta : float
         Corruption rate, 0 <= η <= 1.
+    exact : bool
+        Return Fractions (object array), η read as written (module docstring).
 
     Returns
     -------
@@ -140,15 +156,15 @@ def asymmetric(n_classes, eta):
            [0.2, 0.1, 0.7]])
     """
     k = _checks.integer_at_least("n_classes", n_classes, 2)
-    eta = _eta(eta)
-    transition = np.full((k, k), eta / k)
+    eta = _eta(eta, exact=exact)
+    transition = np.full((k, k), eta / k, dtype=_dtype(exact))
     rows = np.arange(k)
     transition[rows, (rows + 1) % k] += eta / k
-    transition[rows, rows] = 1.0 - eta
+    transition[rows, rows] = 1 - eta
     return transition
 
 
-def pair(n_classes, eta):
+def pair(n_classes, eta, *, exact=False):
     """Pair-flip noise: class c is relabelled (c + 1) mod K with probability η.
 
     Parameters
@@ -157,6 +173,8 @@ def pair(n_classes, eta):
         K >= 2.
     eta : float
         Corruption rate, 0 <= η <= 1.
+    exact : bool
+        Return Fractions (object array), η read as written (module docstring).
 
     Returns
     -------
@@ -172,11 +190,11 @@ def pair(n_classes, eta):
            [0.25, 0.  , 0.75]])
     """
     k = _checks.integer_at_least("n_classes", n_classes, 2)
-    eta = _eta(eta)
+    eta = _eta(eta, exact=exact)
     rows = np.arange(k)
-    transition = np.zeros((k, k))
+    transition = np.full((k, k), eta * 0, dtype=_dtype(exact))
     transition[rows, (rows + 1) % k] = eta
-    transition[rows, rows] = 1.0 - eta
+    transition[rows, rows] = 1 - eta
     return transition
 
 
@@ -210,7 +228,7 @@ def _cluster_ids(clusters):
     return ids
 
 
-def superclass(clusters, eta):
+def superclass(clusters, eta, *, exact=False):
     """Superclass noise: η spread evenly over the other classes of c's cluster.
 
     Parameters
@@ -221,6 +239,8 @@ def superclass(clusters, eta):
         equal ids share a cluster); K >= 2.
     eta : float
         Corruption rate, 0 <= η <= 1.
+    exact : bool
+        Return Fractions (object array), η read as written (module docstring).
 
     Returns
     -------
@@ -246,12 +266,20 @@ def superclass(clusters, eta):
     ids = _cluster_ids(clusters)
     if ids.size < 2:
         raise ValueError(f"clusters must cover K >= 2 classes, got {clusters!r}")
-    eta = _eta(eta)
+    eta = _eta(eta, exact=exact)
     same = ids[:, None] == ids[None, :]
     others = same.sum(axis=1) - 1
-    transition = np.where(same, eta / np.maximum(others, 1)[:, None], 0.0)
-    np.fill_diagonal(transition, np.where(others > 0, 1.0 - eta, 1.0))
+    one = eta * 0 + 1                                   # 1 of η's type
+    transition = np.full(same.shape, eta * 0, dtype=_dtype(exact))
+    for c, j in zip(*np.nonzero(same)):
+        s = int(others[c])
+        transition[c, j] = eta / s if c != j else (one - eta if s else one)
     return transition
+
+
+def _dtype(exact):
+    """Entry type of T: Python objects (Fractions) when exact, else float64."""
+    return object if exact else float
 
 
 #: Named noise models (K, η) → T; "superclass" needs clusters, see
@@ -260,7 +288,7 @@ NOISE_MODELS = {"symmetric": symmetric, "asymmetric": asymmetric, "pair": pair,
                 "superclass": superclass}
 
 
-def transition_matrix(noise_model, n_classes, eta, superclass_size=None):
+def transition_matrix(noise_model, n_classes, eta, superclass_size=None, *, exact=False):
     """T (K, K) of a named noise model; superclasses are consecutive runs of m.
 
     Parameters
@@ -273,6 +301,8 @@ def transition_matrix(noise_model, n_classes, eta, superclass_size=None):
     superclass_size : int, optional
         m (dividing K); required by ``"superclass"`` noise, whose clusters are
         classes {0..m-1}, {m..2m-1}, ...
+    exact : bool
+        Return Fractions (object array), η read as written (module docstring).
 
     Returns
     -------
@@ -287,14 +317,14 @@ def transition_matrix(noise_model, n_classes, eta, superclass_size=None):
     _checks.choice("noise", noise_model, set(NOISE_MODELS))
     k = _checks.integer_at_least("n_classes", n_classes, 2)
     if noise_model != "superclass":
-        return NOISE_MODELS[noise_model](k, eta)
+        return NOISE_MODELS[noise_model](k, eta, exact=exact)
     if superclass_size is None:
         raise ValueError("superclass noise needs superclass_size (classes are "
                          "grouped in consecutive runs of that size)")
     m = _checks.integer_at_least("superclass_size", superclass_size, 1)
     if k % m:
         raise ValueError(f"superclass_size={m} must divide n_classes={k}")
-    return superclass([list(range(s, s + m)) for s in range(0, k, m)], eta)
+    return superclass([list(range(s, s + m)) for s in range(0, k, m)], eta, exact=exact)
 
 
 def count_matrix(n_per_class, transition):

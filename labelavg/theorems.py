@@ -16,8 +16,10 @@ reports the gap; disagreements are reported, never hidden.
 from __future__ import annotations
 
 import math
+import numbers
 import warnings
 from dataclasses import dataclass, field
+from fractions import Fraction
 
 import numpy as np
 
@@ -82,6 +84,11 @@ class Verdict:
         every verdict it rests on (ball-arithmetic enclosures excluding 0,
         exact ties in rationals). Without it an undecided margin leaves
         ``exact_holds`` None.
+    decision : str or None
+        Result 4's plurality condition decided: ``"holds"``, ``"tie"`` (margin
+        exactly 0: exact inputs only), ``"fails"``, or ``"undecided"`` (float
+        inputs whose margin is within their rounding error, so float64 cannot tell
+        a tie from a small margin). None for Result 3.
     """
 
     holds: bool
@@ -94,6 +101,7 @@ class Verdict:
     params: dict = field(default_factory=dict)
     notes: tuple = ()
     certified: bool = False
+    decision: str | None = None
 
 
 # ---------------------------------------------------------------------------
@@ -357,6 +365,42 @@ def _plurality_margin(mat):
     return float(np.min(np.diag(m_c) - others.max(axis=1)))
 
 
+def _exact_matrix(value):
+    """``value`` as an object array of Fractions if every entry is a Fraction or an
+    integer (exact rationals), else None."""
+    if value is None or isinstance(value, (str, bytes)):
+        return None
+    arr = np.asarray(value, dtype=object)
+    exact = all(isinstance(x, (Fraction, numbers.Integral)) and not isinstance(x, bool)
+                for x in arr.flat)
+    return np.vectorize(Fraction, otypes=[object])(arr) if exact and arr.size else None
+
+
+def _plurality_decision(mat, exact):
+    """Decide T[c,c] > T[c,k] for every c and k ≠ c: holds / tie / fails / undecided.
+
+    ``exact`` (Fractions, or None): the signs of the row gaps T[c,c] − max_{k≠c}
+    T[c,k] decide exactly (a gap of 0 is a tie). Float ``mat``: the gap of row c is
+    decided only outside K·ε·Σ_j |T[c,j]|, the rounding error of a float64 row
+    built from exact values (e.g. 1 − η next to η/(s − 1)); a gap within it is
+    undecided, never a tie. Any decided negative gap makes the condition fail.
+    """
+    k = mat.shape[0]
+    rows = exact if exact is not None else mat
+    off = ~np.eye(k, dtype=bool)
+    gaps = [rows[c, c] - max(rows[c, off[c]]) for c in range(k)]
+    if exact is not None:
+        signs = [(g > 0) - (g < 0) for g in gaps]
+    else:
+        err = k * _EPS * np.abs(mat).sum(axis=1)
+        signs = [1 if g > e else -1 if g < -e else None for g, e in zip(gaps, err)]
+    if -1 in signs:
+        return "fails"
+    if None in signs:
+        return "undecided"
+    return "tie" if 0 in signs else "holds"
+
+
 def pll_condition(model=None, transition=None, *, lam=None, counts=None, pll_topk="auto",
                   ties="split", tol=1e-10, precision=None):
     """Result 4: the PLL student is 100% right iff the plurality condition holds.
@@ -370,9 +414,13 @@ def pll_condition(model=None, transition=None, *, lam=None, counts=None, pll_top
         model, then transition; the rest keyword-only.)
     transition : array (K, K), optional
         T[c, j] = P(given label j | true class c); rows = true class, sum to 1.
+        Entries that are all Fractions or integers (``noise.*(exact=True)``)
+        decide the plurality condition exactly, ties included; float entries
+        decide it only outside their rounding error (``decision``).
     lam : float, optional
     counts : array (K, K), optional
-        Exact group counts instead of ``transition`` (needs ``model``).
+        Exact group counts instead of ``transition`` (needs ``model``); integer
+        counts decide the plurality condition exactly.
     pll_topk : "auto" or int
         k of the top-k partial labels; ``"auto"`` is min(2, K − 1) (the
         paper's k = 2; top-1 for K = 2, where Result 4 does not apply:
@@ -389,8 +437,9 @@ def pll_condition(model=None, transition=None, *, lam=None, counts=None, pll_top
     Returns
     -------
     Verdict
-        ``holds``: plurality T[c,c] > T[c,k] for all k ≠ c; ``margin`` its
-        smallest gap; ``min_rounds`` = 2 (teacher + PLL student) when it holds;
+        ``holds``: plurality T[c,c] > T[c,k] for all k ≠ c, decided
+        (``decision`` is "holds", "tie", "fails" or "undecided"); ``margin`` its
+        smallest gap (as a float); ``min_rounds`` = 2 (teacher + PLL student) when it holds;
         ``exact_holds`` / ``min_rounds_exact`` from the exact PLL student.
         ``params`` lists the groups ``(true, given)`` whose student output ties
         for the top (``tied_groups``), is plainly wrong (``wrong_groups``), or
@@ -407,9 +456,15 @@ def pll_condition(model=None, transition=None, *, lam=None, counts=None, pll_top
     _check_model("pll_condition", model, transition)
     if model is None and counts is not None:
         raise ValueError("counts needs model (its rows must sum to n_per_class)")
+    exact = _exact_matrix(counts if counts is not None else transition)
+    if exact is not None and transition is not None:
+        transition = exact.astype(float)
     mat = _pll_histogram(transition, counts, model)
-    margin = _plurality_margin(mat)
-    holds = margin > 0
+    if exact is not None and model is None:
+        _check_exact_rows(exact)
+    margin = _plurality_margin(mat if exact is None else exact)
+    decision = _plurality_decision(mat, exact)
+    holds = decision == "holds"
     pll_topk = _checks.pll_topk(pll_topk, mat.shape[0])
     if pll_topk is None:
         raise ValueError("pll_topk must be 'auto' or an integer for pll_condition, got None")
@@ -419,10 +474,14 @@ def pll_condition(model=None, transition=None, *, lam=None, counts=None, pll_top
         "pll_topk = 1 (the default for K = 2): the student fits the teacher's top-1 "
         "predictions, so Result 4 (top-2 sets) does not apply and plurality implies "
         "nothing about it; see exact_holds",)
+    if decision == "undecided":
+        notes += ("plurality undecided: a margin of T is within its float64 rounding "
+                  "error (a tie or a tiny margin); pass T as Fractions "
+                  "(labelavg.noise models with exact=True) to decide it",)
     verdict = dict(holds=holds, margin=margin, min_rounds=2 if holds and not notes else None,
                    min_rounds_exact=None, gap=None, exact_holds=None,
                    formula="T[c,c] > T[c,k] for all c and k ≠ c (plurality)",
-                   params=params, notes=notes)
+                   params=params, notes=notes, decision=decision)
     if model is None or lam is None:
         return Verdict(**verdict)
     sol = model.solve(transition, counts=counts, lam=lam, rounds=1, pll_topk=pll_topk,
@@ -434,6 +493,14 @@ def pll_condition(model=None, transition=None, *, lam=None, counts=None, pll_top
     exact["notes"] = notes + exact["notes"]
     verdict.update(exact, gap=exact["gap"] if verdict["min_rounds"] else None)
     return Verdict(**verdict)
+
+
+def _check_exact_rows(exact):
+    """Rows of an exact T must sum to exactly 1."""
+    bad = [c for c, row in enumerate(exact) if sum(row) != 1]
+    if bad:
+        raise ValueError(f"rows of transition must sum to exactly 1 (exact entries; "
+                         f"rows = true class); rows {bad[:5]} do not")
 
 
 def _pll_histogram(transition, counts, model):

@@ -271,3 +271,12 @@ def test_figures_out_flag_and_default():
 
     assert build_parser().parse_args(["figures"]).out == "labelavg_figures"
     assert build_parser().parse_args(["figures", "--out", "x"]).out == "x"
+
+
+def test_check_reports_a_plurality_tie_as_a_tie(capsys):
+    # pair noise at η = 1/2: T[c, c] = T[c, c + 1] = 1/2 exactly, a tie (not "fails")
+    assert main(["check", "--noise", "pair", "--n-classes", "3", "--eta", "0.5",
+                 "--lam", "1e-3", "--max-rounds", "2"]) == 0
+    row = next(line for line in capsys.readouterr().out.splitlines()
+               if "plurality condition" in line)
+    assert row.split()[-1] == "tie"

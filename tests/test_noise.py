@@ -294,3 +294,27 @@ def test_count_matrix_rows_are_exact_counts():
     assert counts.sum(axis=1).tolist() == [7, 7, 7]
     for c in range(3):
         assert counts[c].tolist() == exact_counts(7, t[c], c).tolist()
+
+
+@pytest.mark.parametrize("model", ["symmetric", "asymmetric", "pair", "superclass"])
+@pytest.mark.parametrize("eta", [0, 0.3, 0.5, 0.8, 1])
+def test_exact_transition_is_the_float_one_in_fractions(model, eta):
+    from fractions import Fraction
+
+    size = 2 if model == "superclass" else None
+    floats = noise.transition_matrix(model, 6, eta, superclass_size=size)
+    exact = noise.transition_matrix(model, 6, eta, superclass_size=size, exact=True)
+    assert exact.dtype == object and all(isinstance(x, Fraction) for x in exact.flat)
+    assert all(sum(row) == 1 for row in exact)              # exactly, not within a tolerance
+    # the float T is the exact one rounded (a few ulps of 1 at most)
+    assert np.max(np.abs(exact.astype(float) - floats)) <= 4 * np.finfo(float).eps
+    assert floats.dtype == float
+
+
+def test_exact_eta_is_read_as_written():
+    from fractions import Fraction
+
+    assert noise.symmetric(3, 0.3, exact=True)[0].tolist() == [Fraction(7, 10),
+                                                              Fraction(3, 20), Fraction(3, 20)]
+    assert noise.superclass([[0, 1], [2]], Fraction(1, 3), exact=True)[2, 2] == 1
+    assert noise.pair(2, 1, exact=True)[0].tolist() == [0, 1]

@@ -216,6 +216,60 @@ def test_pll_condition_without_model_is_plurality_only():
         pll_condition(None, np.ones((3, 3)))
 
 
+def test_plurality_tie_is_a_tie_with_exact_t_and_undecided_with_float_t():
+    """Superclass clusters {0, 1}, {2, 3, 4} at η = 1/2, counted by hand:
+    rows 0, 1 are (1/2, 1/2, 0, 0, 0) — T[c,c] − max_k T[c,k] = 0, a tie;
+    rows 2–4 are 1/2 on the diagonal, 1/4 beside it — gap 1/4."""
+    from fractions import Fraction
+
+    from labelavg.noise import superclass
+
+    exact = superclass([[0, 1], [2, 3, 4]], 0.5, exact=True)
+    assert exact[0].tolist() == [Fraction(1, 2)] * 2 + [0] * 3
+    assert exact[2].tolist() == [0, 0, Fraction(1, 2), Fraction(1, 4), Fraction(1, 4)]
+    verdict = pll_condition(transition=exact)
+    assert verdict.decision == "tie" and verdict.margin == 0.0
+    assert not verdict.holds and verdict.min_rounds is None
+    floats = pll_condition(transition=superclass([[0, 1], [2, 3, 4]], 0.5))
+    assert floats.decision == "undecided" and not floats.holds
+    assert any("undecided" in note for note in floats.notes)
+    # η = 0.3: gaps 0.7 − 0.3 = 0.4 (rows 0, 1) and 0.7 − 0.15 = 0.55 (rows 2–4)
+    verdict = pll_condition(transition=superclass([[0, 1], [2, 3, 4]], 0.3, exact=True))
+    assert verdict.decision == "holds" and verdict.margin == 0.4
+    # η = 0.7: rows 0, 1 are (0.3, 0.7) — fails, whatever the other rows do
+    verdict = pll_condition(transition=superclass([[0, 1], [2, 3, 4]], 0.7, exact=True))
+    assert verdict.decision == "fails" and verdict.margin == pytest.approx(-0.4, rel=1e-15)
+
+
+def test_plurality_float_rounding_does_not_decide_a_tie():
+    # symmetric K = 10 at η = 0.9: 1 − η = η/9 = 1/10 exactly, but in float64
+    # 1 − 0.9 < 0.9/9 by 2.8e-17: "fails" would be a rounding artefact
+    floats = pll_condition(transition=symmetric(10, 0.9))
+    assert floats.margin < 0 and floats.decision == "undecided"
+    assert pll_condition(transition=symmetric(10, 0.9, exact=True)).decision == "tie"
+    # a margin far above the rounding error is decided from floats
+    assert pll_condition(transition=symmetric(10, 0.9 - 2 ** -30)).decision == "holds"
+    assert pll_condition(transition=symmetric(10, 0.9 + 2 ** -30)).decision == "fails"
+
+
+def test_plurality_from_integer_counts_is_exact():
+    # counts (true class × given label), rows sum to n = 10: row 0 ties 5 = 5
+    model = BlockModel(2, 10, 0.4, 0.1)
+    verdict = pll_condition(model, counts=np.array([[5, 5], [2, 8]]))
+    assert verdict.decision == "tie" and verdict.margin == 0.0
+    assert pll_condition(model, counts=np.array([[6, 4], [2, 8]])).decision == "holds"
+
+
+def test_exact_transition_rows_must_sum_to_exactly_one():
+    from fractions import Fraction
+
+    third = Fraction(1, 3)
+    bad = np.array([[third, third, third + Fraction(1, 10**12)],
+                    [third, third, third], [third, third, third]], dtype=object)
+    with pytest.raises(ValueError, match="sum to exactly 1"):
+        pll_condition(transition=bad)
+
+
 def test_certificate_settles_rounds_float64_leaves_open():
     # asymmetric noise past its plurality limit (η = 0.675 > 2/3: T[c,c] < T[c,c+1])
     # with a strong ridge: outputs approach uniform and the noisy margins shrink

@@ -9,8 +9,11 @@ under one of two protocols (``--protocol``):
   optimum (Newton, residual reported). PLL twice: ``pll`` (soft cross-entropy to the
   two-hot target, the theory's) and ``pll_gce`` (the authors' GCE loss, ρ = 0.7,
   from the teacher's W). λ is chosen **per method and per (noise, η)** on held-out
-  rows against their *noisy* labels: each λ of ``--lams`` runs every seed, the λ
-  with the best mean validation accuracy wins (ties: the larger λ).
+  rows against their *noisy* labels: each λ of the method's grid (``--lams`` for
+  the teacher, students and ``pll``; ``--gce-lams`` for ``pll_gce``, whose teacher is
+  fitted at the same λ) runs every seed, the λ with the best mean validation
+  accuracy wins (ties: the larger λ). A λ chosen at its grid's edge is marked in
+  ``gains.csv`` (``lam_edge``) and in the printed table.
 - ``authors``: the authors' finite SGD (``labelavg.authors``: raw features,
   PyTorch-default init, SGD momentum 0.9, weight decay from ``--wds``, lr ``--lr`` × 0.98
   per epoch, ``--epochs`` 200, batch 128; students from fresh inits; PLL = GCE
@@ -37,9 +40,10 @@ hands the square matrix to ``linkage`` as observations, as the authors' code doe
 
 Outputs in ``--out``: ``results.csv`` (long: dataset, protocol, rule, noise, eta,
 method, seed, lam, epoch, validation_accuracy, test_accuracy, chosen), ``gains.csv``
-(mean ± std gain over the teacher in points per set, rule, noise, η, method, with the
-plurality verdict of T), ``sets.csv``, and per set and rule ``<set>_<rule>_gain.png``
-(Fig. 4-like) and ``<set>_class_correlation.png`` (Fig. 1-like). The authors' protocol
+(mean ± std gain over the teacher in points per set, rule, noise, η, method; the
+plurality verdict of T, decided exactly: holds / tie / fails; ``lam_edge``),
+``sets.csv``, and per set and rule ``<set>_<rule>_gain.png`` (Fig. 4-like) and
+``<set>_class_correlation.png`` (Fig. 1-like). The authors' protocol
 also writes ``wd_selection.csv`` (mean ± std honest noisy-validation accuracy per set,
 noise, η, method and weight decay, and the one chosen) and records ``device``, ``dtype``
 and ``seconds`` per set in ``sets.csv``.
@@ -60,7 +64,8 @@ ROUNDS = 5
 METHODS = {"exact": ("teacher", "t2", "t3", "t4", "t5", "pll", "pll_gce"),
            "authors": ("teacher", "t2", "t3", "t4", "t5", "pll")}
 RULES = {"exact": ("converged",), "authors": ("oracle", "last", "honest")}
-LAMS = (1e-2, 1e-3, 1e-4, 1e-5)
+LAMS = (1e-2, 1e-3, 1e-4, 1e-5, 1e-6)
+GCE_LAMS = (1e-3, 1e-4, 1e-5, 1e-6)
 WDS = (5e-4, 5e-5, 5e-6)
 ORDER_SEED = 20_000
 INIT_SEED = 10_000
@@ -86,7 +91,7 @@ def add_parser(sub):
                         "authors' SGD protocol")
     p.add_argument("--quick", action="store_true",
                    help="smoke run: 2 seeds, at most 1500 training and 1000 test rows, "
-                        "λ from {1e-2, 1e-3, 1e-4}, 50 epochs")
+                        "λ from {1e-2, 1e-3, 1e-4} (GCE {1e-3, 1e-4, 1e-5}), 50 epochs")
     p.add_argument("--datasets", nargs="+", metavar="NAME",
                    help="shipped sets (default all: labelavg.datasets.list_datasets())")
     p.add_argument("--out", default="labelavg_reproduce",
@@ -100,7 +105,10 @@ def add_parser(sub):
     p.add_argument("--etas", type=float, nargs="+",
                    help="noise rates η (default 0.2 0.5 0.8)")
     p.add_argument("--lams", type=float, nargs="+",
-                   help="exact: λ candidates (default 1e-2 1e-3 1e-4 1e-5)")
+                   help="exact: λ candidates of the teacher, students and two-hot PLL "
+                        "(default 1e-2 1e-3 1e-4 1e-5 1e-6)")
+    p.add_argument("--gce-lams", type=float, nargs="+",
+                   help="exact: λ candidates of the GCE PLL (default 1e-3 1e-4 1e-5 1e-6)")
     p.add_argument("--lr", type=float, default=0.5,
                    help="authors: initial learning rate (default 0.5, for unit-norm features)")
     p.add_argument("--wds", type=float, nargs="+", default=list(WDS),
@@ -161,9 +169,11 @@ def _check_args(args):
         args.max_train = 1500 if args.max_train is None else args.max_train
         args.max_test = 1000 if args.max_test is None else args.max_test
         args.lams = list(LAMS[:3]) if args.lams is None else args.lams
+        args.gce_lams = list(GCE_LAMS[:3]) if args.gce_lams is None else args.gce_lams
         args.epochs = 50 if args.epochs is None else args.epochs
     args.seeds = 5 if args.seeds is None else args.seeds
     args.lams = list(LAMS) if args.lams is None else args.lams
+    args.gce_lams = list(GCE_LAMS) if args.gce_lams is None else args.gce_lams
     args.epochs = 200 if args.epochs is None else args.epochs
     args.etas = list(ETAS) if args.etas is None else args.etas
     if not all(0 <= eta < 1 for eta in args.etas):
@@ -173,8 +183,9 @@ def _check_args(args):
     for flag, value in (("--max-train", args.max_train), ("--max-test", args.max_test)):
         if value is not None and value < 50:
             raise ValueError(f"{flag} must be >= 50, got {value}")
-    if not all(lam > 0 for lam in args.lams):
-        raise ValueError(f"--lams must all be > 0, got {args.lams}")
+    for flag, lams in (("--lams", args.lams), ("--gce-lams", args.gce_lams)):
+        if not all(lam > 0 for lam in lams):
+            raise ValueError(f"{flag} must all be > 0, got {lams}")
     if not 0 < args.cut <= 1:
         raise ValueError(f"--cut must be in (0, 1], got {args.cut}")
     if not args.lr > 0 or not all(wd >= 0 for wd in args.wds) or args.epochs < 1:
@@ -210,7 +221,7 @@ def _bar(args, n_sets):
     if args.protocol == "authors":     # one batched run per set, updated every epoch
         return tqdm(total=n_sets * (ROUNDS + 1) * args.epochs, desc="reproduce (authors)",
                     unit="epoch", file=sys.stderr, smoothing=0.05)
-    total = n_sets * len(NOISES) * len(args.etas) * args.seeds * len(args.lams)
+    total = n_sets * len(NOISES) * len(args.etas) * args.seeds * len(_all_lams(args))
     return tqdm(total=total, desc=f"reproduce ({args.protocol})", unit="draw",
                 file=sys.stderr, smoothing=0.05)
 
@@ -254,7 +265,17 @@ def reproduce_set(name, args, bar):
                 superclasses=_cluster_names(clusters, data.class_names),
                 superclasses_authors=_cluster_names(authors, data.class_names),
                 **_correlation_summary(corr), **extra)
-    return dict(rows=rows, set=info, corr=corr, data=data, transitions=transitions)
+    plurality = {(noise, eta): _plurality(noise, data.n_classes, eta, recipes.get(noise))
+                 for noise, eta in transitions}
+    return dict(rows=rows, set=info, corr=corr, data=data, transitions=transitions,
+                plurality=plurality)
+
+
+def _plurality(noise, n_classes, eta, clusters):
+    """Result 4's plurality verdict of T, decided exactly (ties are ties)."""
+    from labelavg.theorems import pll_condition
+
+    return pll_condition(transition=_transition(noise, n_classes, eta, clusters, exact=True))
 
 
 def _cluster_names(clusters, class_names):
@@ -306,17 +327,30 @@ def _superclasses(corr, cut):
         cut = min(1.0, round(cut + 0.05, 2))
 
 
-def _transition(noise, n_classes, eta, clusters):
-    """T[c, j] = P(given j | true c) of one noise model (rows = true class)."""
+def _transition(noise, n_classes, eta, clusters, exact=False):
+    """T[c, j] = P(given j | true c) of one noise model (rows = true class).
+
+    ``exact``: in Fractions (η as written), for the plurality verdict; the labels
+    are drawn from the float T.
+    """
     from labelavg import noise as noise_models
 
     if noise.startswith("superclass"):
-        return noise_models.superclass(clusters, eta)
-    return noise_models.transition_matrix(noise, n_classes, eta)
+        return noise_models.superclass(clusters, eta, exact=exact)
+    return noise_models.transition_matrix(noise, n_classes, eta, exact=exact)
+
+
+def _all_lams(args):
+    """Every λ of either grid, largest first."""
+    return sorted(set(args.lams) | set(args.gce_lams), reverse=True)
 
 
 def _exact_cell(data, rows, transition, seed, args, bar):
-    """One label draw, every λ: noisy-validation and test accuracy of every method."""
+    """One label draw, every λ: noisy-validation and test accuracy of every method.
+
+    At a λ of ``--gce-lams`` only, the teacher is fitted (the GCE PLL's start and
+    candidates) but only ``pll_gce`` is scored; at a λ of ``--lams`` only, no GCE fit.
+    """
     import numpy as np
 
     from labelavg._xp import to_numpy
@@ -330,14 +364,20 @@ def _exact_cell(data, rows, transition, seed, args, bar):
     given = sample_labels(data.y_train, transition, np.random.default_rng(seed))
     x_fit = data.x_train[fit]
     out = []
-    for lam in args.lams:
-        est = SelfDistillation(lam, ROUNDS).fit(x_fit, given[fit])
-        fits = [(est.coef_[t], est.history_[t]) for t in range(ROUNDS)]
-        fits.append((est.pll_coef_, est.history_[ROUNDS]))
-        gce = fit_partial(x_fit, pll_targets(to_numpy(est.probs_[0]), 2), lam, "gce",
-                          init=to_numpy(est.coef_[0]), tol=default_tol(x_fit.dtype))
-        fits.append((gce.coef, gce))
-        for method, (coef, fitted) in zip(METHODS["exact"], fits):
+    for lam in _all_lams(args):
+        chain = lam in args.lams
+        est = (SelfDistillation(lam, ROUNDS) if chain
+               else SelfDistillation(lam, 1, pll_topk=None)).fit(x_fit, given[fit])
+        fits = {}
+        if chain:
+            fits = {m: (est.coef_[t], est.history_[t])
+                    for t, m in enumerate(METHODS["exact"][:ROUNDS])}
+            fits["pll"] = (est.pll_coef_, est.history_[ROUNDS])
+        if lam in args.gce_lams:
+            gce = fit_partial(x_fit, pll_targets(to_numpy(est.probs_[0]), 2), lam, "gce",
+                              init=to_numpy(est.coef_[0]), tol=default_tol(x_fit.dtype))
+            fits["pll_gce"] = (gce.coef, gce)
+        for method, (coef, fitted) in fits.items():
             out.append(dict(rule="converged", method=method, seed=seed, lam=lam, epoch=None,
                             validation_accuracy=_score(est, coef, data.x_train[val],
                                                        given[val]),
@@ -461,16 +501,15 @@ def _gain_rows(result):
     """Mean and std over seeds of (method − teacher) in points, per rule, with T's plurality."""
     import numpy as np
 
-    from labelavg.theorems import pll_condition
-
     rows = []
-    by_cell = {}
+    by_cell, grids = {}, {}
     for r in result["rows"]:
+        grids.setdefault(r["method"], set()).add(r["lam"])
         if r["chosen"]:
             key = (r["protocol"], r["rule"], r["noise"], r["eta"])
             by_cell.setdefault(key, {}).setdefault(r["method"], []).append(r)
     for (protocol, rule, noise, eta), cell in by_cell.items():
-        verdict = pll_condition(transition=result["transitions"][(noise, eta)])
+        verdict = result["plurality"][(noise, eta)]
         teacher = np.array([r["test_accuracy"] for r in sorted(cell["teacher"],
                                                                 key=lambda r: r["seed"])])
         for method in METHODS[protocol][1:]:
@@ -478,14 +517,23 @@ def _gain_rows(result):
             diff = 100 * (np.array([r["test_accuracy"] for r in mine]) - teacher)
             rows.append(dict(dataset=result["set"]["dataset"], protocol=protocol, rule=rule,
                              noise=noise, eta=eta, method=method, lam=mine[0]["lam"],
+                             lam_edge=_edge(mine[0]["lam"], grids[method]),
                              teacher_lam=cell["teacher"][0]["lam"],
+                             teacher_lam_edge=_edge(cell["teacher"][0]["lam"], grids["teacher"]),
                              gain_mean=float(diff.mean()),
                              gain_std=float(diff.std(ddof=1)) if diff.size > 1 else 0.0,
                              n_seeds=int(diff.size),
                              teacher_accuracy=float(teacher.mean()),
-                             plurality=bool(verdict.holds),
+                             plurality=verdict.decision,
                              plurality_margin=float(verdict.margin)))
     return rows
+
+
+def _edge(lam, grid):
+    """"smallest" / "largest" when the chosen λ is an end of a grid of >= 2 values, else ""."""
+    if len(grid) < 2:
+        return ""
+    return "smallest" if lam == min(grid) else "largest" if lam == max(grid) else ""
 
 
 # --------------------------------------------------------------------------- output
@@ -506,21 +554,38 @@ def _write(out, rows, gains, sets):
     return tables
 
 
+_EDGE_MARK = {"smallest": "<", "largest": ">"}
+
+
 def format_gains(gains):
-    """Gain over the teacher (points), mean ± std over seeds: one row per set, rule, noise, η."""
+    """Gain over the teacher (points), mean ± std over seeds: one row per set, rule, noise, η.
+
+    The last column is T's plurality condition, decided exactly: holds, tie or fails.
+
+    A method whose λ was chosen at its grid's smallest (largest) value is marked ``<``
+    (``>``) after its cell; the teacher's mark follows its accuracy.
+    """
     lines = []
     for (protocol, rule), part in gains.groupby(["protocol", "rule"], sort=False):
         methods = list(dict.fromkeys(part.method))
-        head = (f"{'dataset':<22}{'noise':<20}{'η':>5}{'teacher %':>11}"
-                + "".join(f"{m:>14}" for m in methods) + "  plurality")
+        head = (f"{'dataset':<22}{'noise':<20}{'η':>5}{'teacher %':>11} "
+                + "".join(f"{m:>15}" for m in methods) + "  plurality")
         lines += [f"{protocol} protocol, rule {rule}:", head, "-" * len(head)]
         for (name, noise, eta), cell in part.groupby(["dataset", "noise", "eta"], sort=False):
             cells = "".join(f"{f'{r.gain_mean:+.2f} ± {r.gain_std:.2f}':>14}"
-                            for r in cell.itertuples())
+                            f"{_mark(r.lam_edge)}" for r in cell.itertuples())
             first = cell.iloc[0]
             lines.append(f"{name:<22}{noise:<20}{eta:>5g}{100 * first.teacher_accuracy:>11.2f}"
-                         f"{cells}  {'holds' if first.plurality else 'fails'}")
+                         f"{_mark(first.teacher_lam_edge)}{cells}  "
+                         f"{first.plurality}")
+    if (gains.lam_edge.map(_mark) != " ").any() or (gains.teacher_lam_edge.map(_mark) != " ").any():
+        lines.append("< / >: λ chosen at the smallest / largest value of its grid "
+                     "(a wider grid might choose beyond it)")
     return "\n".join(lines)
+
+
+def _mark(edge):
+    return _EDGE_MARK.get(edge, " ") if isinstance(edge, str) else " "
 
 
 _LABELS = {"t2": "t = 2", "t3": "t = 3", "t4": "t = 4", "t5": "t = 5",
