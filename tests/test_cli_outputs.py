@@ -5,6 +5,7 @@ words of each ``--help`` a user reads. Expected text is the documented wording."
 import re
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from labelavg import figures
@@ -113,3 +114,100 @@ def test_phase_bad_values_exit_2_in_one_line(capsys, tmp_path, argv, words):
     for text in words:
         assert text in err, err
     assert not (tmp_path / "o").exists()
+
+
+# --------------------------------------------------------------------------- probe on tiny files
+
+
+def _blobs(per_class=10, n_classes=2, dtype=np.float32):
+    """Well separated classes: a one-hot direction per class plus small offsets."""
+    rng = np.random.default_rng(0)
+    y = np.repeat(np.arange(n_classes), per_class)
+    x = np.eye(n_classes, 4)[y] + 0.05 * rng.standard_normal((y.size, 4))
+    return x.astype(dtype), y
+
+
+def test_probe_format_table_by_hand():
+    from types import SimpleNamespace
+
+    from labelavg.cli.probe import format_table
+
+    # two η × two seeds × (teacher, PLL); accuracies exact in binary
+    acc = np.array([[[0.5, 0.75], [0.5, 0.25]], [[1.0, 1.0], [0.5, 1.0]]])
+    sweep = SimpleNamespace(etas=(0.2, 0.5), models=("teacher", "PLL"), test_accuracy=acc,
+                            noise_rate=np.array([[0.125, 0.375], [0.5, 0.5]]))
+    # a cell is right-aligned in 15 characters: neighbours never run together
+    assert format_table(sweep).splitlines() == [
+        "test acc. (%) " + " " * 10 + "η=0.2" + " " * 10 + "η=0.5",
+        "-" * 44,
+        "teacher       " + "   50.00 ± 0.00" + "  75.00 ± 25.00",
+        "PLL           " + "  50.00 ± 25.00" + "  100.00 ± 0.00",
+        "flipped labels" + " " * 10 + "25.0%" + " " * 10 + "50.0%"]
+
+
+def test_probe_npy_without_test_split_holds_out_a_stratified_share(capsys, tmp_path):
+    x, y = _blobs(per_class=10)
+    np.save(tmp_path / "x.npy", x)
+    np.save(tmp_path / "y.npy", y)
+    argv = ["probe", "--features", str(tmp_path / "x.npy"), "--labels",
+            str(tmp_path / "y.npy"), "--noise", "symmetric", "--eta", "0.2", "--seeds", "1",
+            "--rounds", "2", "--lam", "1e-2", "--no-figure"]
+    assert main(argv) == 0
+    out, err = capsys.readouterr()
+    # 30% of each class of 10 held out: 3 + 3 test rows, 14 train rows; C = 1/(14·0.01)
+    assert out.splitlines()[0] == (f"{tmp_path / 'x.npy'}: N=14 train / 6 test, D=4, K=2, "
+                                   "float32; λ=0.01 (C=7.143), symmetric noise")
+    assert "3 fits in " in out
+    # one stderr line per fit (K = 2: auto top-k is 1, so the PLL student runs)
+    fits = re.findall(r"^  η=0\.2 seed=0 (\S+(?: t=2)?) +test +\d+\.\d%  Newton +\d+  "
+                      r"residual \d\.\de[-+]\d\d +\d+\.\d\d s$", err, re.M)
+    assert fits == ["teacher", "student t=2", "PLL"]
+    assert main([*argv, "--test-fraction", "0.5", "--float64"]) == 0
+    assert "N=10 train / 10 test, D=4, K=2, float64;" in capsys.readouterr().out
+
+
+def test_probe_superclass_note_and_singleton_warning(capsys, tmp_path):
+    x, y = _blobs(per_class=6, n_classes=3)
+    np.savez(tmp_path / "f.npz", x_train=x, y_train=y, x_test=x, y_test=y)
+    argv = ["probe", "--features", str(tmp_path / "f.npz"), "--eta", "0.5", "--seeds", "1",
+            "--rounds", "1", "--lam", "1e-2", "--pll-topk", "0", "--no-figure"]
+    # three orthogonal class means: equal distances, one merge at cut 1 joins all
+    assert main([*argv, "--cut", "1"]) == 0
+    out, err = capsys.readouterr()
+    assert "superclass noise (cut 1: 1 superclasses, sizes [3])" in out
+    assert "warning" not in err
+    assert main([*argv, "--cut", "0.5"]) == 0
+    out, err = capsys.readouterr()
+    assert "(cut 0.5: 3 superclasses, sizes [1, 1, 1])" in out
+    assert ("labelavg probe: warning: every superclass is a single class, so superclass "
+            "noise flips no label; raise --cut") in err
+
+
+@pytest.mark.parametrize(("extra", "words"), [
+    (["--labels", "y.npy"], ["--labels needs --features (a .npy feature file)"]),
+    (["--features", "f.npz", "--dataset", "digits_effnet"],
+     ["give --features or --dataset, not both"]),
+    (["--features", "f.npz", "--lam", "1e300"],
+     ["argument --lam: N·λ = 1.2e+301 overflows float32", "; lower --lam or add --float64"]),
+    (["--features", "f.npz", "--lam", "1e30"],
+     ["argument --lam: at λ = 1e+30 every output is uniform to float32 precision",
+      "; lower --lam or add --float64"]),
+])
+def test_probe_bad_input_exits_2_in_one_line(capsys, tmp_path, monkeypatch, extra, words):
+    monkeypatch.chdir(tmp_path)
+    x, y = _blobs(per_class=6)
+    np.savez(tmp_path / "f.npz", x_train=x, y_train=y, x_test=x, y_test=y)
+    assert _status(["probe", *extra, "--noise", "symmetric", "--no-figure"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("labelavg probe: error: ") and err.count("\n") == 1, err
+    for text in words:
+        assert text in err, err
+
+
+def test_probe_lam_message_without_float64_hint_in_float64(capsys, tmp_path):
+    x, y = _blobs(per_class=6, dtype=np.float64)
+    np.savez(tmp_path / "f.npz", x_train=x, y_train=y, x_test=x, y_test=y)
+    assert main(["probe", "--features", str(tmp_path / "f.npz"), "--lam", "1e300",
+                 "--noise", "symmetric", "--no-figure"]) == 2
+    err = capsys.readouterr().err
+    assert err.rstrip().endswith("; lower --lam") and "float64" in err
