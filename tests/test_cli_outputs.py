@@ -211,3 +211,59 @@ def test_probe_lam_message_without_float64_hint_in_float64(capsys, tmp_path):
                  "--noise", "symmetric", "--no-figure"]) == 2
     err = capsys.readouterr().err
     assert err.rstrip().endswith("; lower --lam") and "float64" in err
+
+
+# --------------------------------------------------------------------------- reproduce: the printed table
+
+
+def test_reproduce_format_gains_by_hand():
+    import pandas as pd
+
+    from labelavg.cli.reproduce import format_gains
+
+    rows = [dict(protocol="exact", rule="converged", dataset="digits_effnet", noise="symmetric",
+                 eta=0.2, method=m, gain_mean=g, gain_std=s, teacher_accuracy=0.875,
+                 plurality=True) for m, g, s in (("t2", 1.5, 0.25), ("pll", -2.0, 0.0))]
+    rows.append(dict(rows[0], noise="superclass", eta=0.8, gain_mean=0.0, gain_std=1.0,
+                     teacher_accuracy=0.5, plurality=False))
+    text = format_gains(pd.DataFrame(rows)).splitlines()
+    head = ("dataset" + " " * 15 + "noise" + " " * 15 + "    η" + "  teacher %"
+            + " " * 12 + "t2" + " " * 11 + "pll" + "  plurality")
+    assert text == ["exact protocol, rule converged:", head, "-" * len(head),
+                    "digits_effnet" + " " * 9 + "symmetric" + " " * 11 + "  0.2" + "      87.50"
+                    + "  +1.50 ± 0.25" + "  -2.00 ± 0.00" + "  holds",
+                    "digits_effnet" + " " * 9 + "superclass" + " " * 10 + "  0.8" + "      50.00"
+                    + "  +0.00 ± 1.00" + "  fails"]
+
+
+def test_reproduce_format_gains_one_block_per_protocol_and_rule():
+    import pandas as pd
+
+    from labelavg.cli.reproduce import format_gains
+
+    base = dict(dataset="d", noise="symmetric", eta=0.5, method="t2", gain_mean=0.0,
+                gain_std=0.0, teacher_accuracy=1.0, plurality=True)
+    gains = pd.DataFrame([dict(base, protocol="authors", rule=r) for r in ("oracle", "last")])
+    text = format_gains(gains)
+    assert [line for line in text.splitlines() if line.endswith(":")] == [
+        "authors protocol, rule oracle:", "authors protocol, rule last:"]
+
+
+@pytest.mark.parametrize(("argv", "words"), [
+    (["--etas", "1"], "--etas must all be in [0, 1), got [1.0]"),
+    (["--seeds", "0"], "--seeds must be >= 1, got 0"),
+    (["--max-train", "49"], "--max-train must be >= 50, got 49"),
+    (["--max-test", "10"], "--max-test must be >= 50, got 10"),
+    (["--lams", "0"], "--lams must all be > 0, got [0.0]"),
+    (["--cut", "0"], "--cut must be in (0, 1], got 0.0"),
+    (["--cut", "1.5"], "--cut must be in (0, 1], got 1.5"),
+    (["--lr", "0"], "--lr must be > 0, --wd >= 0 and --epochs >= 1, got 0.0, 5e-05, 200"),
+    (["--epochs", "0"], "--lr must be > 0, --wd >= 0 and --epochs >= 1, got 0.5, 5e-05, 0"),
+    (["--datasets", "nope"], "--datasets: unknown set 'nope'"),
+])
+def test_reproduce_bad_values_exit_2_in_one_line(capsys, tmp_path, argv, words):
+    assert _status(["reproduce", "--no-progress", *argv, "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("labelavg reproduce: error: ") and err.count("\n") == 1, err
+    assert words in err, err
+
