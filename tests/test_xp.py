@@ -111,3 +111,30 @@ def test_cupy_import_failure_is_not_available(tmp_path):
     out = _run("from labelavg._xp import cupy_available; print(cupy_available())", tmp_path)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "False"
+
+
+def _fake_cupy(monkeypatch, is_available):
+    import importlib.machinery
+    import types
+
+    cuda = types.SimpleNamespace(is_available=is_available)
+    module = types.ModuleType("cupy")
+    module.__spec__ = importlib.machinery.ModuleSpec("cupy", None)
+    module.cuda = cuda
+    monkeypatch.setitem(sys.modules, "cupy", module)
+
+
+def test_cupy_available_asks_an_installed_cupy_for_a_device(monkeypatch):
+    # an importable module named "cupy" whose device check answers 1 (truthy): True
+    _fake_cupy(monkeypatch, lambda: 1)
+    assert cupy_available() is True
+    _fake_cupy(monkeypatch, lambda: 0)
+    assert cupy_available() is False
+
+
+def test_cupy_available_is_false_when_the_driver_fails(monkeypatch):
+    def broken():
+        raise RuntimeError("no CUDA driver")
+
+    _fake_cupy(monkeypatch, broken)
+    assert cupy_available() is False

@@ -229,7 +229,7 @@ def format_table(sweep):
     """TEST accuracy (%) mean ± std over seeds: rows = model, columns = η."""
     mean = 100 * sweep.test_accuracy.mean(axis=1)
     std = 100 * sweep.test_accuracy.std(axis=1)
-    width = 13
+    width = 15      # "100.00 ± 50.00" (14 characters) keeps a space before it
     head = f"{'test acc. (%)':<14}" + "".join(f"{'η=' + format(e, 'g'):>{width}}"
                                               for e in sweep.etas)
     rows = [head, "-" * len(head)]
