@@ -223,17 +223,20 @@ def test_reproduce_format_gains_by_hand():
 
     rows = [dict(protocol="exact", rule="converged", dataset="digits_effnet", noise="symmetric",
                  eta=0.2, method=m, gain_mean=g, gain_std=s, teacher_accuracy=0.875,
-                 plurality=True) for m, g, s in (("t2", 1.5, 0.25), ("pll", -2.0, 0.0))]
+                 plurality="holds", lam_edge=e, teacher_lam_edge="")
+            for m, g, s, e in (("t2", 1.5, 0.25, ""), ("pll", -2.0, 0.0, "smallest"))]
     rows.append(dict(rows[0], noise="superclass", eta=0.8, gain_mean=0.0, gain_std=1.0,
-                     teacher_accuracy=0.5, plurality=False))
+                     teacher_accuracy=0.5, plurality="tie", teacher_lam_edge="largest"))
     text = format_gains(pd.DataFrame(rows)).splitlines()
-    head = ("dataset" + " " * 15 + "noise" + " " * 15 + "    η" + "  teacher %"
-            + " " * 12 + "t2" + " " * 11 + "pll" + "  plurality")
+    head = ("dataset" + " " * 15 + "noise" + " " * 15 + "    η" + "  teacher % "
+            + " " * 13 + "t2" + " " * 12 + "pll" + "  plurality")
     assert text == ["exact protocol, rule converged:", head, "-" * len(head),
-                    "digits_effnet" + " " * 9 + "symmetric" + " " * 11 + "  0.2" + "      87.50"
-                    + "  +1.50 ± 0.25" + "  -2.00 ± 0.00" + "  holds",
-                    "digits_effnet" + " " * 9 + "superclass" + " " * 10 + "  0.8" + "      50.00"
-                    + "  +0.00 ± 1.00" + "  fails"]
+                    "digits_effnet" + " " * 9 + "symmetric" + " " * 11 + "  0.2" + "      87.50 "
+                    + "  +1.50 ± 0.25 " + "  -2.00 ± 0.00<" + "  holds",
+                    "digits_effnet" + " " * 9 + "superclass" + " " * 10 + "  0.8" + "      50.00>"
+                    + "  +0.00 ± 1.00 " + "  tie",
+                    "< / >: λ chosen at the smallest / largest value of its grid "
+                    "(a wider grid might choose beyond it)"]
 
 
 def test_reproduce_format_gains_one_block_per_protocol_and_rule():
@@ -242,7 +245,8 @@ def test_reproduce_format_gains_one_block_per_protocol_and_rule():
     from labelavg.cli.reproduce import format_gains
 
     base = dict(dataset="d", noise="symmetric", eta=0.5, method="t2", gain_mean=0.0,
-                gain_std=0.0, teacher_accuracy=1.0, plurality=True)
+                gain_std=0.0, teacher_accuracy=1.0, plurality="holds", lam_edge="",
+                teacher_lam_edge="")
     gains = pd.DataFrame([dict(base, protocol="authors", rule=r) for r in ("oracle", "last")])
     text = format_gains(gains)
     assert [line for line in text.splitlines() if line.endswith(":")] == [
