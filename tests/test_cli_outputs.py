@@ -261,8 +261,10 @@ def test_reproduce_format_gains_one_block_per_protocol_and_rule():
     (["--lams", "0"], "--lams must all be > 0, got [0.0]"),
     (["--cut", "0"], "--cut must be in (0, 1], got 0.0"),
     (["--cut", "1.5"], "--cut must be in (0, 1], got 1.5"),
-    (["--lr", "0"], "--lr must be > 0, --wd >= 0 and --epochs >= 1, got 0.0, 5e-05, 200"),
-    (["--epochs", "0"], "--lr must be > 0, --wd >= 0 and --epochs >= 1, got 0.5, 5e-05, 0"),
+    (["--lr", "0"], "--lr must be > 0, --wds all >= 0 and --epochs >= 1, got 0.0, "
+                    "[0.0005, 5e-05, 5e-06], 200"),
+    (["--epochs", "0"], "--lr must be > 0, --wds all >= 0 and --epochs >= 1, got 0.5, "
+                        "[0.0005, 5e-05, 5e-06], 0"),
     (["--datasets", "nope"], "--datasets: unknown set 'nope'"),
 ])
 def test_reproduce_bad_values_exit_2_in_one_line(capsys, tmp_path, argv, words):

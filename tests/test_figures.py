@@ -198,14 +198,3 @@ def test_fig4_quick_layout(quick_dir):
     height, width = imread(png).shape[:2]
     assert width > 1.5 * height    # the legend column sits beside the bars
 
-
-def test_gain_panels_has_one_legend_right_of_the_last_panel():
-    """The Fig. 4-like panels: one legend (one entry per model), on the last panel."""
-    from labelavg.plot import gain_panels
-
-    models = ["t = 2", "t = 3", "PLL"]
-    fig = gain_panels(np.zeros((3, 2, 3)), panel_labels=["a", "b", "c"],
-                      group_labels=["η=0.5", "η=0.8"], model_labels=models)
-    legends = [ax.get_legend() for ax in fig.axes]
-    assert [leg is not None for leg in legends] == [False, False, True]
-    assert [t.get_text() for t in legends[-1].get_texts()] == models
