@@ -13,8 +13,8 @@ far too many for a 2-core box, so this script:
    budget of a module is at most per-module × max-test-seconds. The table
    shows how many mutants this cap leaves out ("too slow"), a bias towards
    functions with few tests that the numbers carry;
-3. runs ``mutmut run --max-children 1`` on the sampled mutants that have no
-   result yet (results are cached in ``mutants/``; ``--rerun-survivors`` also
+3. runs ``mutmut run --max-children JOBS`` (``--jobs``, default 1) on the
+   sampled mutants that have no result yet (results are cached in ``mutants/``; ``--rerun-survivors`` also
    reruns the survivors, e.g. after new tests);
 4. prints per module: sampled, killed (a test failed, or the CPU-time limit
    was hit: ``timeout``), survived, no tests (no test calls the function),
@@ -163,6 +163,7 @@ def main(argv=None):
     parser.add_argument("--rerun-survivors", action="store_true")
     parser.add_argument("--show", action="store_true", help="print survivors' diffs")
     parser.add_argument("--target", type=float, default=0.9)
+    parser.add_argument("--jobs", type=int, default=1, help="mutants run at once (default 1)")
     args = parser.parse_args(argv)
 
     if not args.report:
@@ -184,7 +185,7 @@ def main(argv=None):
                 if results[m][n] is None
                 or (args.rerun_survivors and STATUS.get(results[m][n]) != "killed")]
         if todo:
-            _mutmut("run", "--max-children", "1", *todo)
+            _mutmut("run", "--max-children", str(args.jobs), *todo)
         results = _results()
     ok, survivors = _table(samples, results, _equivalent(), args.target)
     print(f"\nsurvivors ({len(survivors)}), not listed as equivalent:")
