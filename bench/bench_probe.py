@@ -18,6 +18,10 @@ Modes
                                            (teacher, students, PLL) as ratios to the teacher
                                            on the shipped sets, float32 and float64, this
                                            solver and that of ``--baseline`` (git show)
+``python bench/bench_probe.py --pll-starts`` the PLL student's CPU seconds over the
+                                           teacher's with its start or preconditioner
+                                           changed (two-level from the first CG solve;
+                                           cold start W = 0), best of 3, shipped sets
 ``python bench/bench_probe.py --paper``    test-accuracy gains over the teacher under
                                            superclass noise, η = 0.5 and 0.8, 3 seeds
 ``python bench/bench_probe.py --lam-check`` the check behind the CLI's default λ
@@ -411,6 +415,52 @@ def _cost_rows(label, new, prev):
               flush=True)
 
 
+def _pll_ratio(x, onehot, variant):
+    """PLL CPU seconds / teacher CPU seconds (λ = 1e-4, default tol) and the PLL fit,
+    ``variant`` "default", "two-level" (from the first CG solve) or "cold" (W = 0)."""
+    from labelavg import fixed_point
+    from labelavg.distill import pll_targets
+
+    problem = fixed_point._Primal.build(x, onehot, 1e-4)
+    tol = fixed_point.default_tol(x.dtype)
+    start = time.process_time()
+    teacher = fixed_point._newton(problem, None, tol, 100)
+    t_teacher = time.process_time() - start
+    q_pll = pll_targets(np.asarray(teacher.probs, dtype=float), 2, "split").astype(x.dtype)
+    plain = fixed_point._PLAIN_CG_STEPS
+    fixed_point._PLAIN_CG_STEPS = -1 if variant == "two-level" else plain
+    try:
+        start = time.process_time()
+        pll = fixed_point._newton(replace(problem, targets=q_pll),
+                                  None if variant == "cold" else teacher.coef, tol, 100)
+        return (time.process_time() - start) / t_teacher, pll
+    finally:
+        fixed_point._PLAIN_CG_STEPS = plain
+
+
+def pll_starts(sets=SHIPPED, repeats=3):
+    """Does the PLL student get below the teacher's time with another start or
+    preconditioner? Symmetric η = 0.5 labels; best of ``repeats`` interleaved runs."""
+    from labelavg import noise
+    from labelavg.datasets import load
+
+    variants = ("default", "two-level", "cold")
+    print("PLL CPU s / teacher CPU s (best of %d); Newton steps; max|ΔW|/max|W| vs default" % repeats)
+    for name in sets:
+        data = load(name)
+        given = noise.sample_labels(data.y_train, noise.symmetric(data.n_classes, 0.5),
+                                    np.random.default_rng(0))
+        onehot = np.eye(data.n_classes)[given].T
+        for dtype in ("float32", "float64"):
+            x = data.x_train.astype(dtype)
+            runs = {v: [_pll_ratio(x, onehot, v) for _ in range(repeats)] for v in variants}
+            ref = runs["default"][0][1].coef
+            cells = [f"{v} {min(r for r, _ in runs[v]):.2f}x ({runs[v][0][1].n_iter} N, "
+                     f"ΔW {np.max(np.abs(runs[v][0][1].coef - ref)) / np.max(np.abs(ref)):.0e})"
+                     for v in variants]
+            print(f"{name} {dtype}: " + " | ".join(cells), flush=True)
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--paper", action="store_true", help="accuracy gains (paper claims)")
@@ -428,11 +478,15 @@ def main(argv=None):
     parser.add_argument("--rounds", type=int, default=None,
                         help="fits: speed 3 per λ, --paper 5")
     parser.add_argument("--lam", type=float, default=1e-4, help="--paper: λ (1e-4)")
+    parser.add_argument("--pll-starts", action="store_true",
+                        help="the PLL student's time with other starts / preconditioners")
     args = parser.parse_args(argv)
     if args.grid:
         grid(sizes=(2000,) if args.quick else tuple(args.sizes))
     elif args.rounds_cost:
         rounds_cost(rounds=args.rounds or 3, baseline=args.baseline, sets=args.sets)
+    elif args.pll_starts:
+        pll_starts(sets=args.sets)
     elif args.paper:
         paper(lam=args.lam, rounds=args.rounds or 5)
     elif args.lam_check:
