@@ -108,3 +108,81 @@ def test_version_falls_back_to_installed_metadata(monkeypatch):
         raise importlib.metadata.PackageNotFoundError(name)
     monkeypatch.setattr(importlib.metadata, "version", missing)
     assert version() == "unknown"
+
+
+# --------------------------------------------------------------------------- labelavg.cli._args
+
+
+def test_time_refusal_in_days_names_seeds_first(capsys, memory_16gib):
+    """``simulate --seeds 3e8``: at least 1 ms per round and seed (the documented lower
+    bound), 3e8 × 1 × 1e-3 s = 3e5 s = 3.47 days > the 24 h limit; the seeds outnumber
+    the rounds, so --seeds is named first, then --n-classes and --rounds."""
+    status, out, err = _run(capsys, "simulate", "--seeds", "300000000", "--rounds", "1")
+    days = 300000000 * 1 * 1e-3 / 86400
+    assert status == 2 and out == ""
+    assert err == (f"labelavg simulate: error: argument --seeds: 300000000 point(s) × "
+                   f"1 round(s) at K = 4 needs at least {days:.3g} days, more than the "
+                   "24 h this command starts; lower --seeds or --n-classes or --rounds\n")
+
+
+def test_time_refusal_of_a_phase_grid_names_n_classes_first(capsys, tmp_path, memory_16gib):
+    """A phase grid of 10⁴ × 10⁴ = 10⁸ points read at one round: 10⁸ × 1e-3 s = 27.8 h
+    > 24 h. phase has no points flag: the message names --n-classes first, then --rounds
+    (it does not reorder them because the points outnumber the rounds)."""
+    status, out, err = _run(capsys, "phase", "--eta", "0:0.5:10000",
+                            "--lam", "log:1e-5:1e-2:10000", "--rounds", "1", "--no-figure",
+                            "--out", str(tmp_path / "ph"))
+    hours = 10 ** 8 * 1e-3 / 3600
+    assert status == 2 and out == ""
+    assert err == (f"labelavg phase: error: argument --n-classes: 100000000 point(s) × "
+                   f"1 round(s) at K = 4 needs at least {hours:.3g} h, more than the 24 h "
+                   "this command starts; lower --n-classes or --rounds\n")
+    assert not (tmp_path / "ph").exists()
+
+
+def test_memory_refusal_of_result_3_ends_with_the_flag(capsys, memory_16gib):
+    """``check --n-classes 100000`` on 16 GiB: Result 3's solver does not fit; the one-line
+    refusal ends with the flag to lower and nothing after it (only the PLL student's
+    refusal offers ``--pll-topk 0``)."""
+    status, out, err = _run(capsys, "check", "--n-classes", "100000")
+    assert status == 2 and out == ""
+    assert re.fullmatch(r"labelavg check: error: argument --n-classes: K = 100000, 50 "
+                        r"round\(s\) \(reduced block solver on \d+ group\(s\)\) needs about "
+                        r"\S+ \S+ of memory, more than this machine's 16\.0 GiB; lower "
+                        r"--n-classes\n", err), err
+
+
+def test_grid_pll_topk_exempts_k2_points_of_a_k_list(capsys, tmp_path):
+    """``sweep --n-classes 2,3 --pll-topk 2``: legal (K = 2 points skip the PLL student,
+    K = 3 needs k <= 2); the table equals the library sweep, with NaN PLL columns at K = 2
+    only. ``--pll-topk 3`` is refused for the K = 3 points."""
+    from labelavg.sweep import sweep
+
+    path = tmp_path / "s.csv"
+    status, out, err = _run(capsys, "sweep", "--n-classes", "2,3", "--pll-topk", "2",
+                            "--eta", "0.2", "--lam", "1e-2", "--rounds", "2",
+                            "--method", "linear", "--out", str(path))
+    assert status == 0, err
+    assert out.startswith(f"2 points x 2 rounds -> {path}")
+    table = pd.read_csv(path)
+    direct = sweep(n_classes=[2, 3], n_per_class=100, c=0.4, d=0.1, lam=1e-2, eta=0.2,
+                   noise=["symmetric"], rounds=2, method="linear", pll_topk=2)
+    np.testing.assert_allclose(table["pll_fresh"].to_numpy(float),
+                               direct["pll_fresh"].to_numpy(float), rtol=1e-12)
+    assert list(table["pll_fresh"].isna()) == [True, True, False, False]
+    status, out, err = _run(capsys, "sweep", "--n-classes", "2,3", "--pll-topk", "3",
+                            "--eta", "0.2", "--rounds", "2", "--out", str(path))
+    assert status == 2
+    assert err == ("labelavg sweep: error: argument --pll-topk: must be in 1..K-1 = 1..2 "
+                   "for K = 3, got 3\n")
+
+
+def test_precision_auto_spelled_out_is_the_check_default(capsys):
+    """``check --precision auto`` is accepted and, at K <= 8, prints exactly what the
+    default (auto up to K = 8) prints."""
+    argv = ["check", "--n-classes", "3", "--rounds", "2", "--eta", "0.2"]
+    status, default, err = _run(capsys, *argv)
+    assert status == 0, err
+    status, auto, err = _run(capsys, *argv, "--precision", "auto")
+    assert status == 0, err
+    assert auto == default and "certified (proof, not float64)  yes" in auto
