@@ -186,3 +186,38 @@ def test_precision_auto_spelled_out_is_the_check_default(capsys):
     status, auto, err = _run(capsys, *argv, "--precision", "auto")
     assert status == 0, err
     assert auto == default and "certified (proof, not float64)  yes" in auto
+
+
+# --------------------------------------------------------------------------- labelavg.cli.check
+
+
+def test_hierarchical_check_with_the_wrong_plurality_never_reaches_100(capsys):
+    """Hierarchical Gram (K = 4, m = 2, e = 0.05), symmetric η = 0.8: T[c, c] = 0.2 is
+    below T[c, j] = 0.8/3 for every class (Δ = 0.2 − 0.8/3 < 0), so no round is all right
+    and, with nothing undecided, the scan says NO (not "undecided"). The JSON names the
+    counts it used, the population histogram n*T."""
+    argv = ["check", "--n-classes", "4", "--superclass-size", "2", "--e", "0.05",
+            "--eta", "0.8", "--rounds", "2"]
+    status, out, err = _run(capsys, *argv)
+    assert status == 0, err
+    assert _row(out, "exact reaches 100%") == "NO"
+    assert _row(out, "least rounds, exact (t ≤ 2)") == "—"
+    assert float(_row(out, "margin Δ = min (T[c,c] − T[c,j])")) == pytest.approx(
+        0.2 - 0.8 / 3, abs=5e-7)
+    status, out, err = _run(capsys, *argv, "--json")
+    assert status == 0, err
+    doc = json.loads(out)["full_accuracy"]
+    assert doc["exact_holds"] is False and doc["min_rounds_exact"] is None
+    assert doc["params"]["histogram"] == "n*T"
+
+
+def test_check_lists_the_groups_whose_teacher_top_k_misses_the_true_class(capsys):
+    """K = 3, λ = 1e-6, symmetric η = 0.3, --pll-topk 1: the nearly unregularised teacher
+    reproduces the given labels (label-correction accuracy 1 − η = 0.7), so its top-1 on
+    every noisy group (true c, given j ≠ c) is j: all six off-diagonal groups are listed."""
+    status, out, err = _run(capsys, "check", "--n-classes", "3", "--pll-topk", "1",
+                            "--lam", "1e-6", "--eta", "0.3", "--rounds", "2")
+    assert status == 0, err
+    assert _row(out, "teacher label-correction accuracy") == "0.7"
+    groups = [(c, j) for c in range(3) for j in range(3) if j != c]
+    assert _row(out, "teacher top-k misses the true class") == str(groups)
