@@ -221,3 +221,21 @@ def test_check_lists_the_groups_whose_teacher_top_k_misses_the_true_class(capsys
     assert _row(out, "teacher label-correction accuracy") == "0.7"
     groups = [(c, j) for c in range(3) for j in range(3) if j != c]
     assert _row(out, "teacher top-k misses the true class") == str(groups)
+
+
+# --------------------------------------------------------------------------- labelavg.cli.demo
+
+
+@pytest.mark.parametrize(("k", "n", "flag"), [(4, 10, "--n-per-class"),
+                                              (20, 2, "--n-classes")])
+def test_demo_memory_refusal_names_n_and_the_larger_flag(capsys, monkeypatch, k, n, flag):
+    """On a machine of 50,000 bytes, demo at N = K·n = 40 needs four float64 N×N arrays,
+    4 · 8 · 40² = 51,200 bytes = 50.0 KiB (> 48.8 KiB): refused before any work, blaming
+    the larger of K and n."""
+    monkeypatch.setattr(_checks, "physical_memory", lambda: 50_000)
+    status, out, err = _run(capsys, "demo", "--n-classes", str(k), "--n-per-class", str(n),
+                            "--no-figure")
+    assert status == 2 and out == ""
+    assert err == (f"labelavg demo: error: argument {flag}: demo at N = K·n = 40 (N×N Gram) "
+                   f"needs about {4 * 8 * 40 ** 2 / 1024:.1f} KiB of memory, more than this "
+                   f"machine's {50_000 / 1024:.1f} KiB; lower --n-classes or --n-per-class\n")
