@@ -239,3 +239,60 @@ def test_demo_memory_refusal_names_n_and_the_larger_flag(capsys, monkeypatch, k,
     assert err == (f"labelavg demo: error: argument {flag}: demo at N = K·n = 40 (N×N Gram) "
                    f"needs about {4 * 8 * 40 ** 2 / 1024:.1f} KiB of memory, more than this "
                    f"machine's {50_000 / 1024:.1f} KiB; lower --n-classes or --n-per-class\n")
+
+
+# --------------------------------------------------------------------------- labelavg.cli.figures
+
+
+def test_figures_help_names_the_only_values_name(capsys, monkeypatch):
+    """``figures --help``: --only takes one or more figure NAMEs."""
+    monkeypatch.setenv("COLUMNS", "1000")
+    status, out, _ = _run(capsys, "figures", "--help")
+    assert status == 0
+    assert "[--only NAME [NAME ...]]" in out
+    assert re.search(r"^  --only NAME \[NAME \.\.\.\]\s+build only these figures", out, re.M)
+
+
+# --------------------------------------------------------------------------- labelavg.cli.phase
+
+
+def test_phase_progress_bar_on_request(capsys, tmp_path):
+    """A 2 × 2 grid over η and λ: ``--progress`` draws a bar on stderr up to 4/4 points
+    even when stderr is not a terminal; without it stderr stays empty."""
+    argv = ["phase", "--eta", "0.2,0.5", "--lam", "1e-3,1e-2", "--rounds", "2",
+            "--method", "linear", "--no-figure"]
+    status, out, err = _run(capsys, *argv, "--out", str(tmp_path / "a"))
+    assert status == 0 and err == ""
+    status, out, err = _run(capsys, *argv, "--progress", "--out", str(tmp_path / "b"))
+    assert status == 0 and "4/4" in err
+
+
+def test_phase_figures_are_the_quantity_map_and_the_least_round_map(capsys, tmp_path,
+                                                                    monkeypatch):
+    """Without --no-figure, phase saves the map of ``--quantity`` as DIR/phase_QUANTITY and,
+    when t is not an axis, the least-round map as DIR/least_round, each drawn from the
+    computed diagram, and prints each path. (The plotting itself is replaced by recorders:
+    matplotlib takes seconds here; tests/test_plot_content.py checks the drawings.)"""
+    from labelavg import plot
+
+    saved = []
+    monkeypatch.setattr(plot, "phase_map", lambda diagram, quantity: ("map", diagram, quantity))
+    monkeypatch.setattr(plot, "least_round_map", lambda diagram: ("least", diagram))
+    monkeypatch.setattr(plot, "save", lambda fig, stem: saved.append((fig, Path(stem)))
+                        or f"{stem}.png")
+    out = tmp_path / "b"
+    status, text, err = _run(capsys, "phase", "--eta", "0.2,0.5", "--lam", "1e-3,1e-2",
+                             "--rounds", "2", "--method", "linear", "--quantity", "fresh",
+                             "--out", str(out))
+    assert status == 0, err
+    assert [(fig[0], fig[-1] if fig[0] == "map" else None, stem) for fig, stem in saved] == [
+        ("map", "fresh", out / "phase_fresh"), ("least", None, out / "least_round")]
+    diagram = saved[0][0][1]
+    assert saved[1][0][1] is diagram and diagram.axes == ("eta", "lam")
+    assert text.splitlines()[-2:] == [f"figure: {out / 'phase_fresh'}.png",
+                                      f"figure: {out / 'least_round'}.png"]
+    saved.clear()
+    status, text, err = _run(capsys, "phase", "--eta", "0.2,0.5", "--rounds", "1:2",
+                             "--method", "linear", "--out", str(out))
+    assert status == 0, err
+    assert [(fig[0], stem) for fig, stem in saved] == [("map", out / "phase_label_correction")]
