@@ -296,3 +296,41 @@ def test_phase_figures_are_the_quantity_map_and_the_least_round_map(capsys, tmp_
                              "--method", "linear", "--out", str(out))
     assert status == 0, err
     assert [(fig[0], stem) for fig, stem in saved] == [("map", out / "phase_label_correction")]
+
+
+# --------------------------------------------------------------------------- labelavg.cli.probe
+
+
+def test_probe_feature_file_errors_name_the_flag(capsys, tmp_path, monkeypatch):
+    """A bad --features / --labels file: one line naming the flag (not the library's
+    parameter name), exit 2. Labels of 4 rows for features of 3 rows are refused with
+    both counts."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "junk.npy").write_text("not numpy")
+    np.save(tmp_path / "y.npy", np.array([0, 1, 0, 1]))
+    np.save(tmp_path / "x3.npy", np.zeros((3, 2)))
+    cases = [(["--features", "junk.npy", "--labels", "y.npy"],
+              "argument --features: junk.npy is not a NumPy .npy/.npz file (ValueError)"),
+             (["--features", "x3.npy", "--labels", "y.npy"],
+              "argument --labels: y_train must have length 3, got 4"),
+             (["--features", "missing.npz"], "argument --features: no such file missing.npz")]
+    for extra, message in cases:
+        status, out, err = _run(capsys, "probe", *extra, "--noise", "symmetric",
+                                "--no-figure")
+        assert (status, out, err) == (2, "", f"labelavg probe: error: {message}\n")
+
+
+@pytest.mark.parametrize(("extra", "flag", "fits", "took"), [
+    (["--seeds", "10000000"], "--seeds", "2 η × 10000000 seeds × 6 fits",
+     f"{2 * 10_000_000 * 6 * 1e-3 / 3600:.3g} h"),
+    (["--seeds", "1", "--rounds", "100000000"], "--rounds", "2 η × 1 seeds × 100000001 fits",
+     f"{2 * 100_000_001 * 1e-3 / 86400:.3g} days"),
+])
+def test_probe_time_refusal(capsys, extra, flag, fits, took):
+    """probe counts η × seeds × (rounds + 1) fits at >= 1 ms each (default η 0.5 0.8):
+    a run over 24 h is refused before loading anything, naming the larger of --seeds and
+    --rounds and the three flags that shrink it."""
+    status, out, err = _run(capsys, "probe", *extra, "--no-figure")
+    assert (status, out) == (2, "")
+    assert err == (f"labelavg probe: error: argument {flag}: {fits} needs at least {took}, "
+                   "more than the 24 h this command starts; lower --seeds, --rounds or --eta\n")
