@@ -334,3 +334,40 @@ def test_probe_time_refusal(capsys, extra, flag, fits, took):
     assert (status, out) == (2, "")
     assert err == (f"labelavg probe: error: argument {flag}: {fits} needs at least {took}, "
                    "more than the 24 h this command starts; lower --seeds, --rounds or --eta\n")
+
+
+# --------------------------------------------------------------------------- labelavg.cli.reproduce
+
+
+def test_reproduce_gain_rows_by_hand():
+    """The rows of gains.csv for one (noise, η) cell, from hand-made results: per method the
+    chosen λ's test accuracy minus the teacher's, in points, mean and sample std over the
+    seeds, and T's plurality verdict with its margin -- symmetric K = 10, η = 0.8:
+    T[c, c] − T[c, j] = 0.2 − 0.8/9 = 1/9 > 0, so plurality holds. (A full reproduce run
+    takes seconds of eigendecompositions; this is the table it writes.)"""
+    from labelavg.cli import reproduce
+
+    teacher = {0: 0.50, 1: 0.75}                       # test accuracy per seed
+    rows = []
+    for method in reproduce.METHODS["exact"]:
+        bonus = 0.0 if method == "teacher" else {0: 0.125, 1: 0.0}
+        for seed in (0, 1):
+            for lam, chosen in ((1e-2, False), (1e-3, True)):
+                acc = teacher[seed] + (0 if method == "teacher" else bonus[seed])
+                rows.append(dict(dataset="toy", protocol="exact", noise="symmetric", eta=0.8,
+                                 rule="converged", method=method, seed=seed, lam=lam,
+                                 test_accuracy=acc if chosen else 0.0, chosen=chosen))
+    result = dict(rows=rows, set=dict(dataset="toy"),
+                  plurality={("symmetric", 0.8): reproduce._plurality("symmetric", 10, 0.8,
+                                                                      None)})
+    gains = reproduce._gain_rows(result)
+    assert [g["method"] for g in gains] == ["t2", "t3", "t4", "t5", "pll", "pll_gce"]
+    for g in gains:
+        # differences 12.5 and 0 points: mean 6.25, sample std 12.5/√2
+        assert g["gain_mean"] == pytest.approx(6.25, rel=1e-12)
+        assert g["gain_std"] == pytest.approx(12.5 / math.sqrt(2), rel=1e-12)
+        assert (g["dataset"], g["n_seeds"], g["lam"], g["lam_edge"]) == ("toy", 2, 1e-3,
+                                                                          "smallest")
+        assert g["teacher_accuracy"] == pytest.approx(0.625, rel=1e-12)
+        assert g["plurality"] == "holds"
+        assert g["plurality_margin"] == pytest.approx(1 / 9, rel=1e-12)
