@@ -371,3 +371,33 @@ def test_reproduce_gain_rows_by_hand():
         assert g["teacher_accuracy"] == pytest.approx(0.625, rel=1e-12)
         assert g["plurality"] == "holds"
         assert g["plurality_margin"] == pytest.approx(1 / 9, rel=1e-12)
+
+
+# --------------------------------------------------------------------------- labelavg.cli.simulate
+
+
+@pytest.mark.filterwarnings("ignore:.*undecided:RuntimeWarning")
+def test_simulate_pair_noise_with_exact_labels_equals_the_library(capsys):
+    """``simulate --noise pair --labels exact`` runs (both are documented choices); the
+    header says so, the table's column heads are the documented ones, and the
+    label-correction cells equal :func:`labelavg.simulate.simulate` called directly."""
+    from labelavg.simulate import simulate
+
+    status, out, err = _run(capsys, "simulate", "--n-classes", "3", "--n-per-class", "4",
+                            "--dim", "30", "--rounds", "2", "--seeds", "2", "--noise", "pair",
+                            "--eta", "0.25", "--labels", "exact", "--lam", "1e-2")
+    assert status == 0, err
+    lines = out.splitlines()
+    assert lines[0].startswith("Gaussian mixture K=3 n=4 D=30 (requested c=0.4 d=0.1; ")
+    assert lines[0].endswith("pair η=0.25 (exact labels), λ=0.01")
+    assert lines[1] == (" fit | label-corr all" + " " * 7 + "clean" + " " * 7 + "noisy | "
+                        + " " * 7 + "test || " + "  block all" + " " * 7 + "clean"
+                        + " " * 7 + "noisy | " + " " * 7 + "test")
+    direct = simulate(n_classes=3, n_per_class=4, dim=30, c=0.4, d=0.1, eta=0.25, lam=1e-2,
+                      rounds=2, noise="pair", labels="exact", seeds=(0, 1))
+    rows = {line.split("|")[0].strip(): line for line in lines[3:6]}
+    expected = {"t=1": direct.mean("accuracy")[0], "t=2": direct.mean("accuracy")[1],
+                "PLL": direct.mean("pll_accuracy")}
+    for name, means in expected.items():
+        cells = re.findall(r"(\d\.\d{3})±", rows[name].split("|")[1])
+        assert [float(x) for x in cells] == pytest.approx(list(means), abs=5e-4)
