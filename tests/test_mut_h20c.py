@@ -401,3 +401,26 @@ def test_simulate_pair_noise_with_exact_labels_equals_the_library(capsys):
     for name, means in expected.items():
         cells = re.findall(r"(\d\.\d{3})±", rows[name].split("|")[1])
         assert [float(x) for x in cells] == pytest.approx(list(means), abs=5e-4)
+
+
+# --------------------------------------------------------------------------- labelavg.cli.sweep
+
+
+def test_sweep_counts_choices(capsys, tmp_path):
+    """``sweep --counts`` takes expected or exact: exact equals the library sweep with
+    integer-rounded counts; any other value is an argparse error naming both choices."""
+    from labelavg.sweep import sweep
+
+    path = tmp_path / "s.csv"
+    status, out, err = _run(capsys, "sweep", "--counts", "exact", "--n-per-class", "10",
+                            "--eta", "0.25", "--lam", "1e-2", "--rounds", "2",
+                            "--method", "linear", "--out", str(path))
+    assert status == 0, err
+    direct = sweep(n_classes=4, n_per_class=10, c=0.4, d=0.1, lam=1e-2, eta=0.25,
+                   noise=["symmetric"], rounds=2, method="linear", counts="exact")
+    np.testing.assert_allclose(pd.read_csv(path)["label_correction"].to_numpy(float),
+                               direct["label_correction"].to_numpy(float), rtol=1e-12)
+    status, out, err = _run(capsys, "sweep", "--counts", "rounded", "--out", str(path))
+    assert (status, out) == (2, "")
+    assert err == ("labelavg sweep: error: argument --counts: invalid choice: "
+                   "'rounded' (choose from 'expected', 'exact')\n")
