@@ -227,7 +227,7 @@ def test_check_lists_the_groups_whose_teacher_top_k_misses_the_true_class(capsys
 
 
 @pytest.mark.parametrize(("k", "n", "flag"), [(4, 10, "--n-per-class"),
-                                              (20, 2, "--n-classes")])
+                                              (20, 2, "--n-classes")], ids=["n", "K"])
 def test_demo_memory_refusal_names_n_and_the_larger_flag(capsys, monkeypatch, k, n, flag):
     """On a machine of 50,000 bytes, demo at N = K·n = 40 needs four float64 N×N arrays,
     4 · 8 · 40² = 51,200 bytes = 50.0 KiB (> 48.8 KiB): refused before any work, blaming
@@ -325,7 +325,7 @@ def test_probe_feature_file_errors_name_the_flag(capsys, tmp_path, monkeypatch):
      f"{2 * 10_000_000 * 6 * 1e-3 / 3600:.3g} h"),
     (["--seeds", "1", "--rounds", "100000000"], "--rounds", "2 η × 1 seeds × 100000001 fits",
      f"{2 * 100_000_001 * 1e-3 / 86400:.3g} days"),
-])
+], ids=["seeds", "rounds"])
 def test_probe_time_refusal(capsys, extra, flag, fits, took):
     """probe counts η × seeds × (rounds + 1) fits at >= 1 ms each (default η 0.5 0.8):
     a run over 24 h is refused before loading anything, naming the larger of --seeds and
