@@ -1,0 +1,81 @@
+"""What each figure script of :mod:`labelavg.figures` shows, read back from its Figure.
+
+Each script's ``main(out_dir, quick)`` is run in-process with :func:`labelavg.plot.save`
+replaced by a recorder (nothing is rendered or written), and the plotted data, titles,
+legends and axes are checked against the recipe in the script's docstring, recomputed
+here with numpy (Gram matrices, eigenvalues, argmax accuracies, projections) or by hand.
+Where the full-size figure would take too long, the call that computes it is recorded
+instead and the run stopped there.
+"""
+
+import importlib
+import math
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from labelavg import noise, plot
+from labelavg.synthetic import gaussian_mixture
+
+
+class _Stop(Exception):
+    """Raised by a recording stand-in to stop a full-size figure run early."""
+
+
+@pytest.fixture
+def shown(monkeypatch, tmp_path):
+    """``shown(name, quick=True)`` → (figure, stem) that the script would have saved."""
+    def run(name, **kwargs):
+        saved = []
+        monkeypatch.setattr(plot, "save",
+                            lambda fig, stem: saved.append((fig, Path(stem))) or f"{stem}.png")
+        module = importlib.import_module(f"labelavg.figures.{name}")
+        png = module.main(tmp_path, **kwargs)
+        (fig, stem), = saved
+        assert stem == tmp_path / name and png == f"{tmp_path / name}.png"
+        return fig
+    return run
+
+
+def _texts(legend):
+    return [t.get_text() for t in legend.get_texts()]
+
+
+# --------------------------------------------------------------------------- fig1
+
+
+def _block_mean_cosines(gram, labels):
+    same = labels[:, None] == labels[None, :]
+    off = ~np.eye(labels.size, dtype=bool)
+    return gram[same & off].mean(), gram[~same].mean()
+
+
+def test_fig1_shows_the_gram_of_the_documented_mixture(shown):
+    """fig1 (quick): the heat map is Φ = F Fᵀ of gaussian_mixture(K=4, n=25, D=512,
+    c=0.4, d=0.1, seed 0): 100 × 100, unit diagonal, white class boundaries after every
+    25 instances, and a title stating the within/across mean cosines of that matrix."""
+    fig = shown("fig1_gram", quick=True)
+    ax = fig.axes[0]
+    image = np.asarray(ax.images[0].get_array())
+    data = gaussian_mixture(4, 25, 512, 0.4, 0.1, rng=0)
+    np.testing.assert_allclose(image, data.x_train @ data.x_train.T, rtol=0, atol=1e-12)
+    assert image.shape == (100, 100)
+    np.testing.assert_allclose(np.diag(image), 1.0, atol=1e-12)
+    labels = np.repeat(np.arange(4), 25)
+    within, across = _block_mean_cosines(image, labels)
+    assert abs(within - 0.4) < 0.05 and abs(across - 0.1) < 0.05
+    assert ax.get_title() == ("Gram matrix Φ, Gaussian mixture K = 4, D = 512\n"
+                              f"mean cosine: within class {within:.2f}, across {across:.2f}")
+    edges = sorted({line.get_ydata()[0] for line in ax.lines if line.get_ydata()[0]
+                    == line.get_ydata()[1]})
+    assert edges == [24.5, 49.5, 74.5]
+
+
+def test_fig1_full_size_has_sixty_per_class(shown):
+    """fig1 (default, not quick): 4 classes of 60, a 240 × 240 Gram from seed 0."""
+    fig = shown("fig1_gram")
+    image = np.asarray(fig.axes[0].images[0].get_array())
+    data = gaussian_mixture(4, 60, 512, 0.4, 0.1, rng=0)
+    np.testing.assert_allclose(image, data.x_train @ data.x_train.T, rtol=0, atol=1e-12)
