@@ -79,3 +79,31 @@ def test_fig1_full_size_has_sixty_per_class(shown):
     image = np.asarray(fig.axes[0].images[0].get_array())
     data = gaussian_mixture(4, 60, 512, 0.4, 0.1, rng=0)
     np.testing.assert_allclose(image, data.x_train @ data.x_train.T, rtol=0, atol=1e-12)
+
+
+# --------------------------------------------------------------------------- fig2a
+
+
+@pytest.mark.parametrize("quick, n_per_class", [(True, 30), (False, 100)])
+def test_fig2a_curves_are_powers_of_g_of_the_mixture_gram(shown, quick, n_per_class):
+    """fig2a: for the Gram of gaussian_mixture(K=4, n, D=512, c=0.4, d=0.1, seed 0)
+    (n = 30 quick, 100 by default), curves g(μ_m)ᵗ, g = μ/(μ + KNλ), λ = 2e-4, for
+    t = 1, 2, 4, 8, 16 over the top 5K = 20 eigenvalues (numpy's eigvalsh), and a title
+    naming K, N and λ."""
+    fig = shown("fig2a_eigenvalues", **({"quick": True} if quick else {}))
+    ax = fig.axes[0]
+    data = gaussian_mixture(4, n_per_class, 512, 0.4, 0.1, rng=0)
+    mu = np.sort(np.linalg.eigvalsh(data.x_train @ data.x_train.T))[::-1]
+    n_total = 4 * n_per_class
+    g = mu / (mu + 4 * n_total * 2e-4)
+    rounds = (1, 2, 4, 8, 16)
+    assert len(ax.lines) == len(rounds)
+    for line, t in zip(ax.lines, rounds):
+        np.testing.assert_array_equal(line.get_xdata(), np.arange(1, 21))
+        np.testing.assert_allclose(line.get_ydata(), g[:20] ** t, rtol=1e-9, atol=1e-12)
+    assert _texts(ax.get_legend()) == ["t = 1", "t = 2", "t = 4", "t = 8", "t = 16",
+                                       "top K = 4"]
+    band = ax.patches[0]
+    assert (band.get_x(), band.get_x() + band.get_width()) == (0.5, 4.5)
+    assert ax.get_title() == ("eigenvalues of Gᵗ = (Φ(Φ + KNλI)⁻¹)ᵗ\n"
+                              f"Gaussian mixture K = 4, N = {n_total}, λ = 0.0002")
