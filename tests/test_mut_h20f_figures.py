@@ -107,3 +107,38 @@ def test_fig2a_curves_are_powers_of_g_of_the_mixture_gram(shown, quick, n_per_cl
     assert (band.get_x(), band.get_x() + band.get_width()) == (0.5, 4.5)
     assert ax.get_title() == ("eigenvalues of Gᵗ = (Φ(Φ + KNλI)⁻¹)ᵗ\n"
                               f"Gaussian mixture K = 4, N = {n_total}, λ = 0.0002")
+
+
+# --------------------------------------------------------------------------- fig2b
+
+
+def test_fig2b_panels_show_fits_1_2_4_6_of_the_documented_run(shown):
+    """fig2b (quick): mixture K=4, n=30, D=256, c=0.4, d=0.1 (seed 1), symmetric η=0.5
+    in exact counts (seed 1: 15 clean and 5 of each wrong label per class), λ=2e-4. Four
+    panels, fits t = 1, 2, 4, 6: each point is p ↦ (p₃ − p₁, p₀ − p₂) (corners of the
+    square), coloured by true class, and the panel title gives the fit's label-correction
+    accuracy, recomputed here as the fraction whose argmax is the true class."""
+    from labelavg.distill import distill
+
+    fig = shown("fig2b_simplex", quick=True)
+    data = gaussian_mixture(4, 30, 256, 0.4, 0.1, rng=1)
+    true = data.y_train
+    given = noise.assign_labels_exact(true, noise.symmetric(4, 0.5), rng=1)
+    counts = np.zeros((4, 4), dtype=int)
+    np.add.at(counts, (true, given), 1)
+    np.testing.assert_array_equal(counts, np.full((4, 4), 5) + 10 * np.eye(4, dtype=int))
+    path = distill(None, given, 2e-4, 6, features=data.x_train, true_labels=true)
+    panels = [ax for ax in fig.axes if ax.get_title()]
+    assert len(panels) == 4
+    for ax, t in zip(panels, (1, 2, 4, 6)):
+        p = path.probs[t - 1]
+        correct = round(100 * np.mean(p.argmax(axis=0) == true))
+        name = "teacher t = 1" if t == 1 else f"student t = {t}"
+        assert ax.get_title() == f"{name}\nlabel correction {correct}%"
+        for k, points in enumerate(c.get_offsets() for c in ax.collections):
+            mine = p[:, true == k]
+            np.testing.assert_allclose(points, np.stack([mine[3] - mine[1],
+                                                         mine[0] - mine[2]], axis=1),
+                                       atol=1e-6)
+    assert fig._suptitle.get_text() == ("softmax outputs (K = 4) projected on a square; "
+                                        "symmetric η = 0.5, λ = 0.0002")
