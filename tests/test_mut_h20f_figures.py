@@ -142,3 +142,60 @@ def test_fig2b_panels_show_fits_1_2_4_6_of_the_documented_run(shown):
                                        atol=1e-6)
     assert fig._suptitle.get_text() == ("softmax outputs (K = 4) projected on a square; "
                                         "symmetric η = 0.5, λ = 0.0002")
+
+
+# --------------------------------------------------------------------------- fig3a
+
+
+def _fig3a_ratio():
+    """φ/θ = g(μ₂)/g(μ₁) of the block model K=4, n=100, c=2/5, d=1/10, λ=2e-4, exactly:
+    μ₁ = 1 − c (within-class directions), μ₂ = 1 − c + n(c − d) (class directions),
+    g(μ) = μ/(μ + s), s = KNλ."""
+    c, d, n, lam = Fraction(2, 5), Fraction(1, 10), 100, Fraction(2, 10000)
+    s = 4 * 4 * n * lam
+    mu1, mu2 = 1 - c, 1 - c + n * (c - d)
+    return (mu2 / (mu2 + s)) / (mu1 / (mu1 + s))
+
+
+def _edge(t, ratio):
+    """η below which the linearised model is 100% right after t fits (Result 3)."""
+    return max(Fraction(0), Fraction(3, 4) * (1 - 1 / (ratio ** t - 1)))
+
+
+def test_fig3a_eta_edge_closed_form():
+    """eta_edge(t, r) = max(0, (K−1)/K · (1 − 1/(rᵗ − 1))) with K = 4, against exact
+    fractions: r = 3, t = 1 → 3/8; r = 2, t = 2 → 1/2; r = 3/2, t = 1 → 0 (clipped)."""
+    from labelavg.figures.fig3a_accuracy_vs_eta import eta_edge
+
+    assert eta_edge(1, 3.0) == pytest.approx(3 / 8, rel=1e-15)
+    assert eta_edge(2, 2.0) == pytest.approx(1 / 2, rel=1e-15)
+    assert eta_edge(3, 2.0) == pytest.approx(float(_edge(3, Fraction(2))), rel=1e-15)
+    assert eta_edge(1, 1.5) == 0.0
+
+
+def test_fig3a_curves_legend_and_theory_edges(shown):
+    """fig3a (quick): 17 η from 0 to 0.8; curves for the teacher, students t = 2..5 and
+    the PLL student, in percent, all 100% at η = 0; a dotted line per model at its
+    linearised edge (exact fractions of φ/θ for K=4, n=100, c=0.4, d=0.1, λ=2e-4) in the
+    model's colour, the PLL student's at (K−1)/K = 3/4."""
+    from matplotlib.colors import same_color
+
+    fig = shown("fig3a_accuracy_vs_eta", quick=True)
+    ax = fig.axes[0]
+    names = ["teacher t = 1", "student t = 2", "student t = 3", "student t = 4",
+             "student t = 5", "PLL student"]
+    assert _texts(ax.get_legend()) == names
+    curves, dotted = ax.lines[:6], ax.lines[6:]
+    for line in curves:
+        np.testing.assert_allclose(line.get_xdata(), np.linspace(0, 0.8, 17), rtol=1e-15)
+        y = np.asarray(line.get_ydata())
+        assert y[0] == pytest.approx(100) and np.all((0 <= y) & (y <= 100))
+    ratio = _fig3a_ratio()
+    expected = [float(_edge(t, ratio)) for t in range(1, 6)] + [0.75]
+    assert [line.get_linestyle() for line in dotted] == [":"] * 6
+    np.testing.assert_allclose([line.get_xdata()[0] for line in dotted], expected,
+                               rtol=1e-12, atol=1e-15)
+    for curve, edge in zip(curves, dotted):
+        assert same_color(curve.get_color(), edge.get_color())
+    assert ax.get_title() == ("exact fits, block model K = 4, n = 100,\n"
+                              "c = 0.4, d = 0.1, λ = 0.0002, symmetric noise")
