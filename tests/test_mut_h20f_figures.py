@@ -199,3 +199,96 @@ def test_fig3a_curves_legend_and_theory_edges(shown):
         assert same_color(curve.get_color(), edge.get_color())
     assert ax.get_title() == ("exact fits, block model K = 4, n = 100,\n"
                               "c = 0.4, d = 0.1, λ = 0.0002, symmetric noise")
+
+
+# --------------------------------------------------------------------------- fig3b
+
+
+def test_fig3b_trajectories_by_hand():
+    """The four kinds of softmax value, by hand: K = 3, three instances, true labels
+    (0, 1, 2), given (0, 2, 2) (instance 1 noisy); "other labels" are the entries that are
+    neither the true nor the given label of their column."""
+    from labelavg.figures.fig3b_softmax_trajectories import trajectories
+
+    p = np.array([[0.7, 0.1, 0.2],
+                  [0.2, 0.3, 0.1],
+                  [0.1, 0.6, 0.7]])
+    stats = trajectories(p[None], np.array([0, 1, 2]), np.array([0, 2, 2]))
+    assert list(stats) == ["clean: true label", "noisy: given label", "noisy: true label",
+                           "other labels"]
+    clean = [0.7, 0.7]                         # p[0, 0], p[2, 2]
+    other = [0.2, 0.1, 0.1, 0.2, 0.1]          # column 0: rows 1, 2; 1: row 0; 2: rows 0, 1
+    expected = {"clean: true label": (np.mean(clean), np.std(clean)),
+                "noisy: given label": (0.6, 0.0), "noisy: true label": (0.3, 0.0),
+                "other labels": (np.mean(other), np.std(other))}
+    for name, (mean, std) in expected.items():
+        np.testing.assert_allclose(stats[name][0], [mean], rtol=1e-12)
+        np.testing.assert_allclose(stats[name][1], [std], rtol=1e-12, atol=1e-15)
+
+
+def test_fig3b_bands_of_the_documented_run(shown, monkeypatch):
+    """fig3b (quick): mixture K=4, n=30, D=1000, c=0.4, d=0.1 (seed 2), symmetric η=0.5 in
+    exact counts (seed 2), λ=2e-4, fits t = 1..5 on the Gram; each line is the mean, each
+    band mean ± std, of one kind of softmax value, recomputed here with numpy masks from
+    the fits the script solved (its inputs checked against the recipe)."""
+    from labelavg.figures import fig3b_softmax_trajectories as fig3b
+
+    solved, real = [], fig3b.distill
+
+    def spy(gram, labels, lam, rounds, **kwargs):
+        solved.append((gram, labels, lam, rounds, real(
+            gram, labels, lam, rounds, **kwargs)))
+        return solved[-1][-1]
+
+    monkeypatch.setattr(fig3b, "distill", spy)
+    fig = shown("fig3b_softmax_trajectories", quick=True)
+    ax = fig.axes[0]
+    data = gaussian_mixture(4, 30, 1000, 0.4, 0.1, rng=2)
+    true = data.y_train
+    given = noise.assign_labels_exact(true, noise.symmetric(4, 0.5), rng=2)
+    (gram, labels, lam, rounds, path), = solved
+    np.testing.assert_allclose(gram, data.x_train @ data.x_train.T, rtol=0, atol=1e-12)
+    np.testing.assert_array_equal(labels, given)
+    assert (lam, rounds) == (2e-4, 5)
+    probs = path.probs
+    cols = np.arange(true.size)
+    noisy = true != given
+    assert noisy.sum() == 60
+    rest = np.ones((4, true.size), dtype=bool)
+    rest[true, cols] = False
+    rest[given, cols] = False
+    kinds = {"clean: true label": [p[true, cols][~noisy] for p in probs],
+             "noisy: given label": [p[given, cols][noisy] for p in probs],
+             "noisy: true label": [p[true, cols][noisy] for p in probs],
+             "other labels": [p[rest] for p in probs]}
+    assert _texts(ax.get_legend()) == list(kinds)
+    for line, band, values in zip(ax.lines, ax.collections, kinds.values()):
+        mean = np.array([v.mean() for v in values])
+        std = np.array([v.std() for v in values])
+        np.testing.assert_array_equal(line.get_xdata(), [1, 2, 3, 4, 5])
+        np.testing.assert_allclose(line.get_ydata(), mean, rtol=1e-7)
+        vertices = band.get_paths()[0].vertices
+        for t in range(5):
+            at = vertices[np.isclose(vertices[:, 0], t + 1), 1]
+            np.testing.assert_allclose([at.min(), at.max()],
+                                       [mean[t] - std[t], mean[t] + std[t]], rtol=1e-6)
+    assert list(ax.get_xticks()) == [1, 2, 3, 4, 5]
+    assert ax.get_title() == ("softmax outputs across fits (mean ± std)\n"
+                              "Gaussian mixture K = 4, symmetric η = 0.5, λ = 0.0002")
+
+
+def test_fig3b_full_size_runs_ten_fits_on_a_400_gram(shown, monkeypatch):
+    """fig3b (default): n = 100 per class (a 400 × 400 Gram) and 10 fits; the solve is
+    recorded and stopped (the full run takes seconds)."""
+    from labelavg.figures import fig3b_softmax_trajectories as fig3b
+
+    calls = []
+
+    def record(gram, labels, lam, rounds, **kwargs):
+        calls.append((np.shape(gram), np.shape(labels), lam, rounds))
+        raise _Stop
+
+    monkeypatch.setattr(fig3b, "distill", record)
+    with pytest.raises(_Stop):
+        shown("fig3b_softmax_trajectories")
+    assert calls == [((400, 400), (400,), 2e-4, 10)]
