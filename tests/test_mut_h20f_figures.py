@@ -292,3 +292,143 @@ def test_fig3b_full_size_runs_ten_fits_on_a_400_gram(shown, monkeypatch):
     with pytest.raises(_Stop):
         shown("fig3b_softmax_trajectories")
     assert calls == [((400, 400), (400,), 2e-4, 10)]
+
+
+# --------------------------------------------------------------------------- heldout_accuracy
+
+
+def test_heldout_accuracy_on_training_rows_is_the_argmax_of_each_fit():
+    """heldout_accuracy: at the fixed point P = softmax((Q − P)Φ/(Nλ)), so test rows that
+    are training rows get logits whose argmax is the fit's own output argmax. On 20
+    shuffled training rows of a noisy 3-class mixture (λ = 1e-2, 3 fits and the PLL
+    student): the accuracy of fit t = 1, 2, 3 and of the PLL student equal the fraction
+    of those rows where argmax P⁽ᵗ⁾ (resp. the PLL output) is the true class."""
+    from labelavg.distill import distill
+    from labelavg.figures import heldout_accuracy
+
+    data = gaussian_mixture(3, 10, 64, 0.4, 0.2, rng=0)
+    given = noise.assign_labels_exact(data.y_train, noise.symmetric(3, 0.4), rng=0)
+    path = distill(None, given, 1e-2, 3, features=data.x_train, n_classes=3)
+    rows = np.random.default_rng(0).permutation(30)[:20]
+    y_test = data.y_train[rows]
+    expected = [np.mean(p[:, rows].argmax(axis=0) == y_test)
+                for p in (*path.probs, path.pll_probs)]
+    assert len(set(expected)) == 4                   # every fit scores differently here
+    rounds, pll = heldout_accuracy(path, data.x_train, given, data.x_train[rows], y_test,
+                                   1e-2)
+    np.testing.assert_allclose(rounds, expected[:3], rtol=1e-15)
+    assert pll == pytest.approx(expected[3], rel=1e-15)
+
+
+# --------------------------------------------------------------------------- fig4 / fig5b
+
+
+def _superclass_t(n_classes, size, eta):
+    """T[c, c] = 1 − η, η / (m − 1) to each other class of c's superclass, by hand."""
+    t = np.zeros((n_classes, n_classes))
+    for c in range(n_classes):
+        group = range(c // size * size, (c // size + 1) * size)
+        for j in group:
+            t[c, j] = 1 - eta if j == c else eta / (size - 1)
+    return t
+
+
+def _hierarchical(n_classes, size, n, seed):
+    return gaussian_mixture(n_classes, n, 128, 0.4, 0.25, superclass_size=size, e=0.05,
+                            rng=seed)
+
+
+def _bars(ax):
+    """Bar heights as (groups, models): distillation_gain draws model by model."""
+    n_groups = len(ax.get_xticks())
+    heights = [p.get_height() for p in ax.patches]
+    return np.array(heights).reshape(-1, n_groups).T
+
+
+def test_fig4_bars_are_heldout_gains_over_the_teacher(shown):
+    """fig4 (quick): hierarchical mixture K=6, m=3, c/d/e=0.4/0.25/0.05, D=128, n=30,
+    seed 0; labels drawn with superclass noise η ∈ {0.3, 0.5} (T built by hand), λ=1e-3,
+    5 fits; bars = 100 × (held-out accuracy of t = 2..5 and of the PLL student − the
+    teacher's), one seed (no error bars), labels and title as documented."""
+    from labelavg.distill import distill
+    from labelavg.figures import heldout_accuracy
+
+    fig = shown("fig4_distillation_gain", quick=True)
+    ax = fig.axes[0]
+    expected = []
+    for eta in (0.3, 0.5):
+        data = _hierarchical(6, 3, 30, 0)
+        given = noise.sample_labels(data.y_train, _superclass_t(6, 3, eta), 0)
+        path = distill(None, given, 1e-3, 5, features=data.x_train, n_classes=6)
+        acc, pll = heldout_accuracy(path, data.x_train, given, data.x_test, data.y_test,
+                                    1e-3)
+        expected.append(100 * (np.append(acc[1:], pll) - acc[0]))
+    np.testing.assert_allclose(_bars(ax), expected, rtol=1e-12, atol=1e-12)
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["η = 0.3", "η = 0.5"]
+    assert _texts(ax.get_legend()) == ["t = 2", "t = 3", "t = 4", "t = 5", "PLL (k = 2)"]
+    assert all(c.errorbar is None for c in ax.containers)    # one seed: no error bars
+    assert ax.get_title().replace("\n", " ") == (
+        "test-accuracy gain over the teacher, superclass noise "
+        "K = 6, m = 3, c/d/e = 0.4/0.25/0.05, D = 128, λ = 0.001, 1 seed")
+
+
+def test_fig4_full_size_averages_three_seeds(shown, monkeypatch):
+    """fig4 (default): η = 0.2, 0.3, 0.4, 0.5, 0.6, seeds 0, 1, 2, n = 100; bars are the
+    mean over seeds and error bars their standard deviation; the title says "3 seeds".
+    (gains_at is replaced by a recorder returning known gains: the full run takes long.)"""
+    from labelavg.figures import fig4_distillation_gain as fig4
+
+    calls = []
+
+    def fake(eta, seed, n):
+        calls.append((eta, seed, n))
+        return np.array([1.0, 2.0, 3.0, 4.0, 5.0]) * (1 + eta) + 6 * seed
+
+    monkeypatch.setattr(fig4, "gains_at", fake)
+    ax = shown("fig4_distillation_gain").axes[0]
+    etas = (0.2, 0.3, 0.4, 0.5, 0.6)
+    assert calls == [(eta, seed, 100) for eta in etas for seed in range(3)]
+    mean = [np.arange(1.0, 6.0) * (1 + eta) + 6 for eta in etas]     # seeds 0, 1, 2: +6
+    np.testing.assert_allclose(_bars(ax), mean, rtol=1e-12)
+    std = 6 * math.sqrt(2 / 3)                       # population std of 0, 6, 12
+    from matplotlib.container import BarContainer
+
+    containers = [c for c in ax.containers if isinstance(c, BarContainer)]
+    assert len(containers) == 5
+    for container in containers:
+        bars = container.errorbar.lines[2][0].get_segments()
+        np.testing.assert_allclose([seg[1, 1] - seg[0, 1] for seg in bars], 2 * std,
+                                   rtol=1e-12)
+    assert [t.get_text() for t in ax.get_xticklabels()] == [f"η = {eta}" for eta in etas]
+    assert ax.get_title().replace("\n", " ").endswith("λ = 0.001, 3 seeds")
+
+
+def test_fig5b_bars_are_pll_topk_gains(shown):
+    """fig5b (quick): hierarchical mixture K=8, m=4 (c/d/e = 0.4/0.25/0.05, D=128, n=30,
+    seed 0), superclass noise η ∈ {0.3, 0.6} (T by hand), λ=1e-3; bar k = 100 × (held-out
+    accuracy of the PLL student on the teacher's top-k classes − the teacher's), k = 2, 3, 4."""
+    from labelavg.distill import distill
+    from labelavg.figures import heldout_accuracy
+
+    fig = shown("fig5b_pll_topk", quick=True)
+    ax = fig.axes[0]
+    expected = []
+    for eta in (0.3, 0.6):
+        data = _hierarchical(8, 4, 30, 0)
+        assert data.x_train.shape == (240, 128)
+        given = noise.sample_labels(data.y_train, _superclass_t(8, 4, eta), 0)
+        row = []
+        for k in (2, 3, 4):
+            path = distill(None, given, 1e-3, 1, features=data.x_train, n_classes=8,
+                           pll_topk=k)
+            acc, pll = heldout_accuracy(path, data.x_train, given, data.x_test,
+                                        data.y_test, 1e-3)
+            row.append(100 * (pll - acc[0]))
+        expected.append(row)
+    np.testing.assert_allclose(_bars(ax), expected, rtol=1e-12, atol=1e-12)
+    assert np.any(np.abs(expected) > 1)              # gains of a few points, not all zero
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["η = 0.3", "η = 0.6"]
+    assert _texts(ax.get_legend()) == ["PLL top-2", "PLL top-3", "PLL top-4"]
+    assert ax.get_title().replace("\n", " ") == (
+        "PLL student gain over the teacher with top-k targets "
+        "superclass noise, K = 8, m = 4, λ = 0.001, 1 seed(s)")
