@@ -432,3 +432,44 @@ def test_fig5b_bars_are_pll_topk_gains(shown):
     assert ax.get_title().replace("\n", " ") == (
         "PLL student gain over the teacher with top-k targets "
         "superclass noise, K = 8, m = 4, λ = 0.001, 1 seed(s)")
+
+
+# --------------------------------------------------------------------------- build_all / select
+
+
+def test_select_keeps_build_order_and_names_unknown_figures():
+    """select: all nine scripts by default; a subset comes back in build order whatever
+    order it was asked in; an unknown name is refused with the sorted unknown names and
+    the choices."""
+    from labelavg import figures
+
+    assert figures.select() == list(figures.SCRIPTS) and len(figures.SCRIPTS) == 9
+    assert figures.select(["fig7_least_round", "fig1_gram"]) == ["fig1_gram",
+                                                                  "fig7_least_round"]
+    with pytest.raises(ValueError, match=r"unknown figure\(s\) \['fig0', 'fig99'\]; "
+                                         r"choose from \['fig1_gram', "):
+        figures.select(["fig99", "fig1_gram", "fig0"])
+
+
+def test_build_all_runs_the_chosen_scripts_and_reports_each(monkeypatch, tmp_path):
+    """build_all: calls each chosen script's main(out_dir, quick=...) in build order,
+    returns [(png, seconds)] and calls report(name, png, seconds) with the same numbers
+    (the scripts are replaced by recorders)."""
+    from labelavg import figures
+    from labelavg.figures import fig1_gram, fig6_phase_diagram
+
+    calls = []
+    for module in (fig1_gram, fig6_phase_diagram):
+        monkeypatch.setattr(module, "main", lambda out_dir, quick=False, _n=module.NAME:
+                            calls.append((_n, out_dir, quick)) or f"{_n}.png")
+    reports = []
+    done = figures.build_all(tmp_path, quick=True, only=["fig6_phase_diagram", "fig1_gram"],
+                             report=lambda *args: reports.append(args))
+    assert calls == [("fig1_gram", tmp_path, True), ("fig6_phase_diagram", tmp_path, True)]
+    assert [png for png, _ in done] == ["fig1_gram.png", "fig6_phase_diagram.png"]
+    assert all(isinstance(s, float) and 0 <= s < 1 for _, s in done)
+    assert reports == [("fig1_gram", "fig1_gram.png", done[0][1]),
+                       ("fig6_phase_diagram", "fig6_phase_diagram.png", done[1][1])]
+    calls.clear()
+    assert len(figures.build_all(tmp_path, only=["fig1_gram"])) == 1
+    assert calls == [("fig1_gram", tmp_path, False)]
