@@ -473,3 +473,51 @@ def test_build_all_runs_the_chosen_scripts_and_reports_each(monkeypatch, tmp_pat
     calls.clear()
     assert len(figures.build_all(tmp_path, only=["fig1_gram"])) == 1
     assert calls == [("fig1_gram", tmp_path, False)]
+
+
+# --------------------------------------------------------------------------- fig6
+
+
+def _t_star_symmetric(eta, lam, c=0.4, d=0.1, n=100, k=4):
+    """Result 3 by hand for symmetric noise: Δ = (1 − η) − η/(K − 1), φ/θ from the block
+    eigenvalues μ₁ = 1 − c, μ₂ = 1 − c + n(c − d), g(μ) = μ/(μ + KNλ);
+    t* = ⌊log(1 + 1/Δ)/log(φ/θ)⌋ + 1, 1 without noise, NaN when Δ ≤ 0."""
+    if eta == 0:
+        return 1.0
+    delta = (1 - eta) - eta / (k - 1)
+    if delta <= 0:
+        return math.nan
+    s = k * k * n * lam
+    mu1, mu2 = 1 - c, 1 - c + n * (c - d)
+    ratio = (mu2 / (mu2 + s)) / (mu1 / (mu1 + s))
+    return float(math.floor(math.log(1 + 1 / delta) / math.log(ratio)) + 1)
+
+
+@pytest.mark.parametrize("quick, n_eta, top", [(True, 16, 8), (False, 76, 20)])
+def test_fig6_map_grid_boundary_and_title(shown, quick, n_eta, top):
+    """fig6: an (η, t) map of label-correction accuracy in percent, η = 0..0.75 in 16
+    steps (76 by default), t = 1..8 (1..20 by default), 100% at η = 0, cell edges half a
+    step around the grid; the dashed step line sits half a round below t*(η) of Result 3
+    (computed here by hand) for K=4, n=100, c=0.4, d=0.1, λ=1e-4."""
+    from matplotlib.collections import QuadMesh
+
+    fig = shown("fig6_phase_diagram", **({"quick": True} if quick else {}))
+    ax = fig.axes[0]
+    mesh = next(c for c in ax.collections if isinstance(c, QuadMesh))
+    values = np.asarray(mesh.get_array()).reshape(top, n_eta)
+    np.testing.assert_allclose(values[:, 0], 100)
+    assert np.all((0 <= values) & (values <= 100))
+    eta = np.linspace(0, 0.75, n_eta)
+    corners = mesh.get_coordinates()
+    half = 0.75 / (n_eta - 1) / 2
+    np.testing.assert_allclose(corners[0, :, 0], np.append(eta - half, 0.75 + half),
+                               atol=1e-12)
+    np.testing.assert_allclose(corners[:, 0, 1], np.arange(top + 1) + 0.5)
+    t_star, _ = ax.lines
+    np.testing.assert_allclose(t_star.get_xdata(), eta, atol=1e-15)
+    expected = [_t_star_symmetric(e, 1e-4) - 0.5 for e in eta]
+    np.testing.assert_allclose(t_star.get_ydata(), expected)
+    assert fig.axes[1].get_ylabel() == "label-correction accuracy (%)"
+    assert ax.get_xlabel() == "noise rate η" and ax.get_ylabel() == "fits t (t = 1: teacher)"
+    assert ax.get_title() == ("label-correction accuracy, exact fits\nK = 4, n = 100, "
+                              "c = 0.4, d = 0.1, λ = 0.0001, symmetric noise")
