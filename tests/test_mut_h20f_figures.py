@@ -521,3 +521,61 @@ def test_fig6_map_grid_boundary_and_title(shown, quick, n_eta, top):
     assert ax.get_xlabel() == "noise rate η" and ax.get_ylabel() == "fits t (t = 1: teacher)"
     assert ax.get_title() == ("label-correction accuracy, exact fits\nK = 4, n = 100, "
                               "c = 0.4, d = 0.1, λ = 0.0001, symmetric noise")
+
+
+# --------------------------------------------------------------------------- fig7
+
+
+def test_fig7_linearised_panel_is_t_star_by_hand(shown):
+    """fig7 (quick): over η = 0.05..0.7 (6 values) and λ = 1e-5..1e-2 (4 values, log
+    axis), the left panel holds t*(η, λ) of Result 3 computed here by hand (K=4, n=100,
+    c=0.4, d=0.1), masked (grey) where it exceeds the 10 searched fits; the suptitle
+    names the search depth and the fixed parameters."""
+    from matplotlib.collections import QuadMesh
+
+    fig = shown("fig7_least_round", quick=True)
+    panels = [ax for ax in fig.axes if ax.get_title()]
+    assert [ax.get_title() for ax in panels] == ["linearised t* (Result 3)",
+                                                 "exact least round",
+                                                 "exact least round − t*"]
+    left = panels[0]
+    mesh = next(c for c in left.collections if isinstance(c, QuadMesh))
+    eta, lam = np.linspace(0.05, 0.7, 6), np.logspace(-5, -2, 4)
+    hand = np.array([[_t_star_symmetric(e, l) for e in eta] for l in lam])
+    shown_values = np.ma.asarray(mesh.get_array()).reshape(4, 6)
+    np.testing.assert_array_equal(np.ma.getmaskarray(shown_values), hand > 10)
+    assert (hand > 10).any() and (hand <= 10).any()
+    np.testing.assert_array_equal(shown_values.compressed(), hand[hand <= 10])
+    assert left.get_yscale() == "log" and left.get_xscale() == "linear"
+    corners = mesh.get_coordinates()
+    np.testing.assert_allclose(corners[:, 0, 1], 10.0 ** np.arange(-5.5, -1, 1), rtol=1e-12)
+    np.testing.assert_allclose(corners[0, :, 0], np.linspace(0.05 - 0.065, 0.7 + 0.065, 7),
+                               atol=1e-12)
+    assert left.get_xlabel() == "noise rate η" and left.get_ylabel() == "ridge λ"
+    assert fig._suptitle.get_text() == (
+        "least number of fits for 100% label correction (searched up to 10; grey: not "
+        "reached); K=4, n=100, c=0.4, d=0.1, symmetric noise")
+
+
+def test_fig7_full_size_grid(shown, monkeypatch):
+    """fig7 (default): 14 η from 0.05 to 0.7, 13 λ from 1e-5 to 1e-2 (log-spaced), searched
+    up to 30 fits, block model K=4, n=100, c=0.4, d=0.1 (the solve is recorded and
+    stopped: the full grid takes long)."""
+    from labelavg.figures import fig7_least_round as fig7
+
+    calls = []
+
+    def record(**kwargs):
+        calls.append(kwargs)
+        raise _Stop
+
+    monkeypatch.setattr(fig7, "phase_diagram", record)
+    with pytest.raises(_Stop):
+        shown("fig7_least_round")
+    (kwargs,) = calls
+    np.testing.assert_allclose(kwargs.pop("eta"), np.linspace(0.05, 0.7, 14), rtol=1e-15)
+    np.testing.assert_allclose(kwargs.pop("lam"), 10.0 ** np.linspace(-5, -2, 13),
+                               rtol=1e-13)
+    assert {k: kwargs[k] for k in ("rounds", "c", "d", "n_classes", "n_per_class")} == dict(
+        rounds=30, c=0.4, d=0.1, n_classes=4, n_per_class=100)
+    assert kwargs.get("noise", "symmetric") == "symmetric"
