@@ -579,3 +579,35 @@ def test_fig7_full_size_grid(shown, monkeypatch):
     assert {k: kwargs[k] for k in ("rounds", "c", "d", "n_classes", "n_per_class")} == dict(
         rounds=30, c=0.4, d=0.1, n_classes=4, n_per_class=100)
     assert kwargs.get("noise", "symmetric") == "symmetric"
+
+
+def _reference_accuracy(eta, lam, rounds, c=0.4, d=0.1, n=100, k=4):
+    """Label-correction accuracy of fits 1..rounds for symmetric noise with the population
+    histogram n·T, from the independent mpmath solver (labelavg._reference): a group
+    (true a, given j) of n·T[a, j] instances is right when its output for a beats every
+    other class."""
+    from labelavg._reference import reference_deviations
+
+    counts = n * (np.full((k, k), eta / (k - 1)) + (1 - eta - eta / (k - 1)) * np.eye(k))
+    class_gram = d + (c - d) * np.eye(k)
+    ref = reference_deviations(class_gram, counts, k * n * lam, 1 - c, rounds, digits=30)
+    assert all(ref.converged)
+    weights, true = counts.reshape(-1)[ref.present], ref.present // k
+    return [sum(w for g, (w, a) in enumerate(zip(weights, true))
+                if dev[a, g] > max(dev[i, g] for i in range(k) if i != a)) / (k * n)
+            for dev in ref.deviations]
+
+
+def test_fig6_cells_match_the_mpmath_reference(shown):
+    """fig6 (quick): the columns η = 0.35 and η = 0.5 of the map equal the mpmath
+    reference solver's label-correction accuracy at t = 1..8 (in percent): 65% until
+    t = 6 resp. 50% until t = 8, then 100%."""
+    from matplotlib.collections import QuadMesh
+
+    ax = shown("fig6_phase_diagram", quick=True).axes[0]
+    mesh = next(c for c in ax.collections if isinstance(c, QuadMesh))
+    values = np.asarray(mesh.get_array()).reshape(8, 16)
+    for column, eta in ((7, 0.35), (10, 0.5)):
+        expected = 100 * np.array(_reference_accuracy(eta, 1e-4, 8))
+        np.testing.assert_allclose(values[:, column], expected, rtol=1e-9)
+        assert expected.min() < 99 and expected[-1] == pytest.approx(100)
