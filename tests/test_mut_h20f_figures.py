@@ -611,3 +611,16 @@ def test_fig6_cells_match_the_mpmath_reference(shown):
         expected = 100 * np.array(_reference_accuracy(eta, 1e-4, 8))
         np.testing.assert_allclose(values[:, column], expected, rtol=1e-9)
         assert expected.min() < 99 and expected[-1] == pytest.approx(100)
+
+
+def test_fig3a_curves_match_the_mpmath_reference(shown):
+    """fig3a (quick): at η = 0.35 and η = 0.55 the teacher and student curves (t = 1..5,
+    in percent) equal the mpmath reference solver's label-correction accuracy for the
+    block model K=4, n=100, c=0.4, d=0.1, λ=2e-4 (the teacher keeps the given labels:
+    65% resp. 45%)."""
+    ax = shown("fig3a_accuracy_vs_eta", quick=True).axes[0]
+    for index, eta in ((7, 0.35), (11, 0.55)):
+        expected = 100 * np.array(_reference_accuracy(eta, 2e-4, 5))
+        np.testing.assert_allclose([line.get_ydata()[index] for line in ax.lines[:5]],
+                                   expected, rtol=1e-9)
+        assert expected[0] == pytest.approx(100 * (1 - eta))
