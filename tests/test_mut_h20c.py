@@ -116,27 +116,28 @@ def test_version_falls_back_to_installed_metadata(monkeypatch):
 def test_time_refusal_in_days_names_seeds_first(capsys, memory_16gib):
     """``simulate --seeds 3e8``: at least 1 ms per round and seed (the documented lower
     bound), 3e8 × 1 × 1e-3 s = 3e5 s = 3.47 days > the 24 h limit; the seeds outnumber
-    the rounds, so --seeds is named first, then --n-classes and --rounds."""
+    the rounds, so --seeds is named first, then --rounds; K = 4 costs only the 1 ms floor
+    per round, so --n-classes comes last."""
     status, out, err = _run(capsys, "simulate", "--seeds", "300000000", "--rounds", "1")
     days = 300000000 * 1 * 1e-3 / 86400
     assert status == 2 and out == ""
     assert err == (f"labelavg simulate: error: argument --seeds: 300000000 point(s) × "
                    f"1 round(s) at K = 4 needs at least {days:.3g} days, more than the "
-                   "24 h this command starts; lower --seeds or --n-classes or --rounds\n")
+                   "24 h this command starts; lower --seeds or --rounds or --n-classes\n")
 
 
-def test_time_refusal_of_a_phase_grid_names_n_classes_first(capsys, tmp_path, memory_16gib):
+def test_time_refusal_of_a_phase_grid_names_its_axes_first(capsys, tmp_path, memory_16gib):
     """A phase grid of 10⁴ × 10⁴ = 10⁸ points read at one round: 10⁸ × 1e-3 s = 27.8 h
-    > 24 h. phase has no points flag: the message names --n-classes first, then --rounds
-    (it does not reorder them because the points outnumber the rounds)."""
+    > 24 h. The grid's axes set the points, which outnumber the rounds: the message
+    blames --eta and offers --lam, then --rounds; K = 4 (1 ms floor per round) last."""
     status, out, err = _run(capsys, "phase", "--eta", "0:0.5:10000",
                             "--lam", "log:1e-5:1e-2:10000", "--rounds", "1", "--no-figure",
                             "--out", str(tmp_path / "ph"))
     hours = 10 ** 8 * 1e-3 / 3600
     assert status == 2 and out == ""
-    assert err == (f"labelavg phase: error: argument --n-classes: 100000000 point(s) × "
+    assert err == (f"labelavg phase: error: argument --eta: 100000000 point(s) × "
                    f"1 round(s) at K = 4 needs at least {hours:.3g} h, more than the 24 h "
-                   "this command starts; lower --n-classes or --rounds\n")
+                   "this command starts; lower --eta or --lam or --rounds or --n-classes\n")
     assert not (tmp_path / "ph").exists()
 
 
@@ -454,3 +455,27 @@ def test_reproduce_authors_superclasses_use_the_cut(capsys, tmp_path):
     sets = pd.read_csv(out / "sets.csv")
     assert names(0.5) != names(0.8)
     assert sets["superclasses_authors"].item() == names(0.5)
+
+
+def test_time_refusal_blames_k_first_where_its_solve_costs_more_than_the_floor(monkeypatch):
+    """At K = 1000 on the dense layout one round costs about a minute (10 flops per
+    element of the solver's work arrays at 1e12 flop/s, far above the 1 ms floor):
+    2 points × 1000 rounds exceed 24 h, and the refusal names --n-classes first, then
+    the larger of rounds and points. At K = 4 the floor rules and K comes last."""
+    from labelavg.block import _solver_bytes, planned_groups
+    from labelavg.cli import _args
+
+    monkeypatch.setattr(_checks, "physical_memory", lambda: 2 ** 80)
+    per_round = 10 * _solver_bytes(1, 1000, planned_groups(1000, None), 1) / 8 / 1e12
+    assert per_round > 1e-3
+    with pytest.raises(ValueError) as refused:
+        _args.check_block_solver([1000], 1000, points=2, points_flags=["--seeds"])
+    assert str(refused.value).startswith("argument --n-classes: 2 point(s) × 1000 round(s) "
+                                         "at K = 1000 needs at least ")
+    assert str(refused.value).endswith("; lower --n-classes or --rounds or --seeds")
+    with pytest.raises(ValueError) as refused:
+        _args.check_block_solver([4], 10 ** 8, points=3, points_flags=["--seeds"])
+    assert str(refused.value) == ("argument --rounds: 3 point(s) × 100000000 round(s) at "
+                                  f"K = 4 needs at least {3e8 * 1e-3 / 86400:.3g} days, more "
+                                  "than the 24 h this command starts; lower --rounds or "
+                                  "--seeds or --n-classes")

@@ -277,19 +277,19 @@ FLOPS = 1e12
 
 
 def check_block_solver(n_classes, rounds, *, batch=1, points=1, rounds_flag="--rounds",
-                       points_flag=None, noise=None, superclass_size=None, skip=None):
+                       points_flags=(), noise=None, superclass_size=None, skip=None):
     """Memory and time of the reduced block solver, for every K in ``n_classes``.
 
     ``batch`` points are solved at once (memory), ``points`` in all (time), each
-    for ``rounds`` fits; ``points_flag`` is the flag that sets ``points``
-    (``--seeds``), if any; ``skip`` names a flag that avoids this solve, offered
+    for ``rounds`` fits; ``points_flags`` are the flags that set ``points``
+    (``--seeds``, a grid's axes); ``skip`` names a flag that avoids this solve, offered
     in the refusal beside the others; ``noise`` picks the layout
     (:func:`labelavg.block.planned_groups`). Returns an estimate of the time, in
     seconds (about 10 flops per element of the solver's work arrays per round).
     """
     from labelavg.block import _solver_bytes, planned_groups
 
-    seconds = 0.0
+    seconds, per_round = 0.0, SECONDS_PER_ROUND
     for k in n_classes:
         groups = planned_groups(k, noise, superclass_size=superclass_size)
         need = _solver_bytes(batch, k, groups, rounds)
@@ -300,13 +300,22 @@ def check_block_solver(n_classes, rounds, *, batch=1, points=1, rounds_flag="--r
                            f"(reduced block solver on {groups} group(s))",
                      flag + (f" or pass {skip}" if skip else ""))
         work = _solver_bytes(1, k, groups, 1) / 8
+        per_round = max(per_round, 10 * work / FLOPS)
         seconds += points * rounds * max(SECONDS_PER_ROUND, 10 * work / FLOPS)
-    flags = ["--n-classes", rounds_flag] + ([points_flag] if points_flag else [])
-    if points_flag and points > rounds:
-        flags.insert(0, flags.pop())
+    flags = _time_flags(points, list(points_flags), rounds, rounds_flag,
+                        per_round > SECONDS_PER_ROUND)
     check_time(seconds, f"argument {flags[0]}: {points} point(s) × {rounds} round(s) at "
                         f"K = {max(n_classes)}", " or ".join(flags))
     return seconds
+
+
+def _time_flags(points, points_flags, rounds, rounds_flag, by_k):
+    """The flags a time refusal offers, the likeliest cause first: K when its solve
+    costs more than the floor per round, then points or rounds, the larger first."""
+    counts = sorted([(points, points_flags), (rounds, [rounds_flag])],
+                    key=lambda pair: -pair[0])
+    flags = [flag for _, group in counts for flag in group if flag != "--n-classes"]
+    return ["--n-classes", *flags] if by_k else [*flags, "--n-classes"]
 
 
 def _duration(seconds):

@@ -124,8 +124,11 @@ def check_size(values, grid_names, noises=("symmetric",), superclass_size=None):
     points = len(noises)
     for name in grid_names:
         points *= len(_listed(values, name))
+    axes = sorted((name for name in grid_names if len(_listed(values, name)) > 1),
+                  key=lambda name: -len(_listed(values, name)))
     return _args.check_block_solver(_listed(values, "n_classes"), max(_listed(values, "rounds")),
                                     batch=min(points, BATCH_SIZE), points=points,
+                                    points_flags=["--" + name.replace("_", "-") for name in axes],
                                     noise=_costliest(noises, superclass_size),
                                     superclass_size=superclass_size)
 

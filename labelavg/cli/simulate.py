@@ -76,7 +76,7 @@ def check_args(args):
     _args.check_memory(sum(parts.values()), f"argument {flags.split()[0]}: simulate at "
                        f"K = {args.n_classes}, N = {n_samples}, D = {args.dim}", flags)
     _args.check_block_solver([args.n_classes], args.rounds, points=args.seeds,
-                             points_flag="--seeds")
+                             points_flags=("--seeds",))
 
 
 def run(args):
