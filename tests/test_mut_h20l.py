@@ -225,3 +225,115 @@ def test_namespace_mix_message_names_the_libraries():
     with pytest.raises(TypeError, match=r"^inputs mix array libraries "
                                         r"\['array_api_strict', 'numpy'\]: "):
         _xp.namespace(np.ones(2), strict.ones(2))
+
+
+# --------------------------------------------------------------------------- gram
+
+
+def test_hierarchical_gram_memory_refusal_states_the_estimate(monkeypatch):
+    """hierarchical_gram: three float64 N × N arrays (3·8·N² bytes) are checked against RAM
+    before anything is allocated; K = 2, n = 2^14 (N = 2^15) needs 24 · 2^30 B = 24.0 GiB,
+    refused on a 16 GiB machine with the option that drives N named."""
+    from labelavg import gram
+
+    monkeypatch.setattr(_checks, "physical_memory", lambda: 16 * 2**30)
+    with pytest.raises(ValueError) as info:
+        gram.hierarchical_gram(2, 2**14, 0.5, 0.2, 0.1, superclass_size=1)
+    assert str(info.value) == ("n_per_class=16384: the N × N Gram (N = K·n = 32768) needs "
+                               "about 24.0 GiB of memory, more than this machine's 16.0 GiB")
+    # K > n: the class count is named; 3 · 8 · (2^15)^2 B again
+    with pytest.raises(ValueError, match=r"^n_classes=32768: the N × N Gram \(N = K·n = "
+                                         r"32768\) needs about 24\.0 GiB of memory"):
+        gram.block_gram(2**15, 1, 0.5, 0.1)
+
+
+def test_hierarchical_gram_entries_by_hand():
+    """hierarchical_gram: K = 4, n = 2, m = 2 written out entry by entry (1 on the diagonal,
+    c in a class, d in a superclass, e across); m not dividing K is refused."""
+    from labelavg import gram
+
+    c, d, e = 0.6, 0.3, 0.1
+    expected = np.array([
+        [1, c, d, d, e, e, e, e],
+        [c, 1, d, d, e, e, e, e],
+        [d, d, 1, c, e, e, e, e],
+        [d, d, c, 1, e, e, e, e],
+        [e, e, e, e, 1, c, d, d],
+        [e, e, e, e, c, 1, d, d],
+        [e, e, e, e, d, d, 1, c],
+        [e, e, e, e, d, d, c, 1]])
+    np.testing.assert_array_equal(gram.hierarchical_gram(4, 2, c, d, e, superclass_size=2),
+                                  expected)
+    with pytest.raises(ValueError, match="^superclass_size=3 must divide n_classes=4$"):
+        gram.hierarchical_gram(4, 2, c, d, e, superclass_size=3)
+    with pytest.raises(ValueError, match="^superclass_size must be >= 1, got 0$"):
+        gram.hierarchical_gram(4, 2, c, d, e, superclass_size=0)
+
+
+def test_gram_from_features_is_f_f_transpose():
+    """gram_from_features: Φ = F Fᵀ on an integer example by hand; 1-D features refused."""
+    from labelavg import gram
+
+    f = [[1, 2], [3, 4], [0, -1]]
+    expected = np.array([[5, 11, -2], [11, 25, -4], [-2, -4, 1]], dtype=float)
+    np.testing.assert_array_equal(gram.gram_from_features(f), expected)
+    with pytest.raises(ValueError, match=r"^features must be 2-dimensional, got shape \(3,\)$"):
+        gram.gram_from_features([1.0, 2.0, 3.0])
+
+
+def test_round_filter_computes_in_float64_for_float32_eigenvalues():
+    """round_filter: g(μ)^t = (μ / (μ + KNλ))^t in float64 even for float32 μ: with
+    KNλ = 2·4·(1/8) = 1, μ = float32(1/3) and t = 3, the exact value (Fractions of the
+    float32 input) is met to 1e-14 relative, and the result is float64."""
+    from labelavg import gram
+
+    mu32 = np.array([1 / 3, 2.5, 1e-3], dtype=np.float32)
+    got = gram.round_filter(mu32, 1 / 8, n_samples=4, n_classes=2, t=3)
+    assert got.dtype == np.float64
+    exact = [float((Fraction(float(m)) / (Fraction(float(m)) + 1)) ** 3) for m in mu32]
+    np.testing.assert_allclose(got, exact, rtol=1e-14, atol=0)
+
+
+# --------------------------------------------------------------------------- synthetic
+
+
+def test_block_means_hierarchical_by_hand():
+    """block_means: on a hand-built Gram with unequal entries inside each block, c, d, e are
+    the plain means over off-diagonal pairs of each block; a row scaling (non-unit diagonal)
+    does not move the cosines."""
+    from labelavg.synthetic import block_means
+
+    labels = np.array([0, 0, 1, 1, 2, 2, 3, 3])       # superclasses {0, 1}, {2, 3}
+    sup = labels // 2
+    g = np.zeros((8, 8))
+    # distinct values per pair, symmetric: 0.5 + 0.01·(i + j) in a class, 0.2 + 0.01·(i + j)
+    # within a superclass, 0.01·(i + j) across
+    for i in range(8):
+        for j in range(8):
+            base = 0.5 if labels[i] == labels[j] else (0.2 if sup[i] == sup[j] else 0.0)
+            g[i, j] = base + 0.01 * (i + j)
+    np.fill_diagonal(g, 2.0)                           # PSD by diagonal dominance
+    pairs = [(i, j) for i in range(8) for j in range(8) if i != j]
+    cos = lambda i, j: g[i, j] / 2.0
+    c = np.mean([cos(i, j) for i, j in pairs if labels[i] == labels[j]])
+    d = np.mean([cos(i, j) for i, j in pairs if labels[i] != labels[j] and sup[i] == sup[j]])
+    e = np.mean([cos(i, j) for i, j in pairs if sup[i] != sup[j]])
+    means = block_means(g, labels, superclass_size=2)
+    assert (means.c, means.d, means.e) == pytest.approx((c, d, e), rel=1e-12)
+    flat = block_means(g, labels)
+    d_all = np.mean([cos(i, j) for i, j in pairs if labels[i] != labels[j]])
+    assert (flat.c, flat.d, flat.e) == pytest.approx((c, d_all, None), rel=1e-12)
+    scale = np.diag([1.0, 2.0, 3.0, 0.5, 1.5, 4.0, 1.0, 0.25])
+    again = block_means(scale @ g @ scale, labels, superclass_size=2)
+    assert (again.c, again.d, again.e) == pytest.approx((c, d, e), rel=1e-12)
+
+
+def test_block_means_superclass_size_messages():
+    """block_means: superclass_size 0 and a non-divisor are refused with their messages."""
+    from labelavg.synthetic import block_means
+
+    g, labels = np.eye(4), np.array([0, 1, 2, 3])
+    with pytest.raises(ValueError, match="^superclass_size must be >= 1, got 0$"):
+        block_means(g, labels, superclass_size=0)
+    with pytest.raises(ValueError, match="^superclass_size=3 must divide n_classes=4$"):
+        block_means(g, labels, superclass_size=3)
