@@ -337,3 +337,45 @@ def test_block_means_superclass_size_messages():
         block_means(g, labels, superclass_size=0)
     with pytest.raises(ValueError, match="^superclass_size=3 must divide n_classes=4$"):
         block_means(g, labels, superclass_size=3)
+
+
+# --------------------------------------------------------------------------- testing
+
+
+def _find(strategy, condition, shrink=True):
+    from hypothesis import Phase, find, settings
+
+    phases = [Phase.generate, Phase.shrink] if shrink else [Phase.generate]
+    return find(strategy, condition, settings=settings(max_examples=200, derandomize=True,
+                                                       database=None, phases=phases))
+
+
+def test_population_block_params_draw_ranges():
+    """population_block_params: n is an integer in 1..2000 or a float in [1, 2000] (the
+    docstring's "n up to 2000, integer or fractional"), K from the given strategy: the
+    smallest integer n drawn is 1, a fractional n is drawn, and hypothesis' own description
+    of the strategy states both ranges and the default K strategy."""
+    from hypothesis import strategies as st
+
+    from labelavg import testing
+
+    smallest = _find(testing.population_block_params(st.just(2)),
+                     lambda p: isinstance(p[1], int))
+    assert smallest[:2] == (2, 1)
+    frac = _find(testing.population_block_params(st.just(5)),
+                 lambda p: isinstance(p[1], float) and p[1] % 1 != 0, shrink=False)
+    assert frac[0] == 5 and 1.0 <= frac[1] <= 2000.0
+    assert repr(testing.population_block_params()) == (
+        "block_params(n_per_class=one_of(integers(min_value=1, max_value=2000), "
+        "floats(min_value=1.0, max_value=2000.0)))")
+
+
+def test_block_models_draw_block_models_of_the_requested_k():
+    """block_models: BlockModel instances with K from the given strategy and a population n."""
+    from hypothesis import strategies as st
+
+    from labelavg import BlockModel, testing
+
+    model = _find(testing.block_models(st.just(3)), lambda m: m.n_per_class > 1, shrink=False)
+    assert isinstance(model, BlockModel) and model.n_classes == 3
+    assert 1 < model.n_per_class <= 2000 and 1 > model.c > model.d >= 0
