@@ -379,3 +379,58 @@ def test_block_models_draw_block_models_of_the_requested_k():
     model = _find(testing.block_models(st.just(3)), lambda m: m.n_per_class > 1, shrink=False)
     assert isinstance(model, BlockModel) and model.n_classes == 3
     assert 1 < model.n_per_class <= 2000 and 1 > model.c > model.d >= 0
+
+
+# --------------------------------------------------------------------------- datasets
+
+
+def test_load_features_npz_with_a_test_split_of_integer_single_column_features(tmp_path):
+    """load_features(.npz): integer features with d = 1 load as float64, and the stored test
+    split (x_test, y_test) comes back entry for entry."""
+    from labelavg.datasets import load_features
+
+    x_train = np.array([[0], [3], [-2], [7]])            # (N = 4, d = 1), int
+    y_train = np.array([0, 1, 0, 1])
+    x_test = np.array([[5], [1], [-4]])
+    y_test = np.array([1, 1, 0])
+    np.savez(tmp_path / "s.npz", x_train=x_train, y_train=y_train, x_test=x_test,
+             y_test=y_test)
+    fs = load_features(tmp_path / "s.npz")
+    assert fs.x_train.dtype == np.float64 and fs.x_train.shape == (4, 1)
+    np.testing.assert_array_equal(fs.x_train, [[0.0], [3.0], [-2.0], [7.0]])
+    np.testing.assert_array_equal(fs.y_train, y_train)
+    assert fs.x_test is not None and fs.x_test.dtype == np.float64
+    np.testing.assert_array_equal(fs.x_test, [[5.0], [1.0], [-4.0]])
+    np.testing.assert_array_equal(fs.y_test, y_test)
+    assert fs.class_names == ("0", "1")
+
+
+def test_load_features_npz_test_split_messages(tmp_path):
+    """load_features(.npz): an x_test with another feature count, and a y_test of the wrong
+    length, are refused with messages naming the file and the array."""
+    from labelavg.datasets import load_features
+
+    x = np.zeros((4, 2))
+    y = np.array([0, 1, 0, 1])
+    np.savez(tmp_path / "d.npz", x_train=x, y_train=y, x_test=np.zeros((2, 3)),
+             y_test=np.array([0, 1]))
+    with pytest.raises(ValueError, match=r"^path \(d\.npz\): x_test has d=3 features but "
+                                         r"x_train has d=2$"):
+        load_features(tmp_path / "d.npz")
+    np.savez(tmp_path / "n.npz", x_train=x, y_train=y, x_test=np.zeros((2, 2)),
+             y_test=np.array([0, 1, 1]))
+    with pytest.raises(ValueError, match=r"^path \(n\.npz\): y_test must have length 2, "
+                                         r"got 3$"):
+        load_features(tmp_path / "n.npz")
+
+
+def test_load_features_unreadable_npy_names_the_path_argument(tmp_path):
+    """load_features(.npy): a file that is not NumPy is refused as 'path: <name> is not a
+    NumPy .npy/.npz file (...)', naming the argument that holds it."""
+    from labelavg.datasets import load_features
+
+    bad = tmp_path / "feat.npy"
+    bad.write_text("not numpy at all")
+    with pytest.raises(ValueError, match=r"^path: feat\.npy is not a NumPy \.npy/\.npz file "
+                                         r"\(\w+\)$"):
+        load_features(bad, labels=np.array([0, 1]))
