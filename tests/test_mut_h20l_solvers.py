@@ -1,0 +1,64 @@
+"""Pinned numbers of the independent reference solvers (_reference, _mp) and the certificate.
+
+Issue 20 (mutation testing): each test pins a value that a sampled mutmut mutant
+changed unnoticed. Expected values come from closed forms solved with
+mpmath.findroot on a one-group problem (K = 2), never from the code under test.
+
+The one-group problem: K = 2, one group of n = 3 instances of class 0 labelled 0,
+class Gram Φ(0, 0) = c = 1/2, self term s = 1 − c = 1/2, Nλ = 2 (α = 1/2). With
+b = (β, −β) the logits are ±γβ, γ = α (n c + s) = 1, so p_0 = σ(2β) and the
+fixed point p − q + b = 0 with q − 1/2 = (1/2, −1/2) reads β = 1 − σ(2β)
+(theory/THEORY.md, Result 2: b = q − p at the fixed point).
+"""
+
+from __future__ import annotations
+
+import mpmath
+import numpy as np
+import pytest
+
+CLASS_GRAM = np.array([[0.5, 0.1], [0.1, 0.5]])
+COUNTS = np.array([[3, 0], [0, 0]])                  # integer counts, one present group
+N_LAM, SELF = 2.0, 0.5
+
+
+def _sigmoid(x):
+    return 1 / (1 + mpmath.exp(-x))
+
+
+def _beta_star(dps=40):
+    """Root of β = 1 − σ(2β): the one-group fixed point (round 1, one-hot targets)."""
+    with mpmath.workdps(dps):
+        return mpmath.findroot(lambda b: b - (1 - _sigmoid(2 * b)), 0.3)
+
+
+def test_reference_one_group_round_one_matches_the_closed_form_with_integer_counts():
+    """reference_deviations: integer counts are accepted, and round 1's deviation
+    p_0 − 1/2 = 1/2 − β* (β* the root of β = 1 − σ(2β)) holds to 1e-30 at 50 digits."""
+    from labelavg._reference import reference_deviations
+
+    ref = reference_deviations(CLASS_GRAM, COUNTS, N_LAM, SELF, rounds=1, digits=50)
+    assert list(ref.present) == [0] and ref.converged == [True]
+    dev = ref.deviations[0]
+    assert dev.shape == (2, 1)
+    with mpmath.workdps(50):                          # compare at the working precision
+        expected = mpmath.mpf("0.5") - _beta_star(50)
+        assert abs(dev[0, 0] - expected) < mpmath.mpf("1e-30")
+        assert abs(dev[1, 0] + expected) < mpmath.mpf("1e-30")
+
+
+def test_reference_result_does_not_depend_on_newtons_start():
+    """reference_deviations: `starts` only steers Newton. Started at the root of the sign-
+    flipped equation β = σ(2β) − 1 (where p − q − b vanishes but p − q + b does not), the
+    answer is still the fixed point 1/2 − β* to the solver's goal (digits = 20)."""
+    from labelavg._reference import reference_deviations
+
+    with mpmath.workdps(40):
+        decoy = float(mpmath.findroot(lambda b: b - (_sigmoid(2 * b) - 1), -0.3))
+    start = np.zeros((2, 4))
+    start[:, 0] = [decoy, -decoy]
+    ref = reference_deviations(CLASS_GRAM, COUNTS, N_LAM, SELF, rounds=1, digits=20,
+                               starts=[start])
+    assert ref.converged == [True]
+    expected = float(mpmath.mpf("0.5") - _beta_star())
+    assert float(ref.deviations[0][0, 0]) == pytest.approx(expected, abs=1e-10)
