@@ -62,3 +62,29 @@ def test_reference_result_does_not_depend_on_newtons_start():
     assert ref.converged == [True]
     expected = float(mpmath.mpf("0.5") - _beta_star())
     assert float(ref.deviations[0][0, 0]) == pytest.approx(expected, abs=1e-10)
+
+
+def test_reference_two_groups_of_one_class_match_the_closed_form():
+    """reference_deviations, two groups (G = 2): class 0 with 3 instances labelled 0 and 1
+    labelled 1. With b_g = (β_g, −β_g), z_g = α (c (3β_1 + β_2) + s β_g) and the fixed
+    point reads β_1 = 1 − σ(2 z_1), β_2 = −σ(2 z_2); solved by mpmath.findroot, the
+    deviations p_g0 − 1/2 = σ(2 z_g) − 1/2 agree to 1e-30 at 50 digits."""
+    from labelavg._reference import reference_deviations
+
+    counts = np.array([[3, 1], [0, 0]])
+    ref = reference_deviations(CLASS_GRAM, counts, N_LAM, SELF, rounds=1, digits=50)
+    assert list(ref.present) == [0, 1] and ref.converged == [True]
+    with mpmath.workdps(50):
+        alpha, c, s = mpmath.mpf(1) / 2, mpmath.mpf(1) / 2, mpmath.mpf(1) / 2
+
+        def z(b1, b2, own):
+            return alpha * (c * (3 * b1 + b2) + s * own)
+
+        b1, b2 = mpmath.findroot(
+            lambda b1, b2: (b1 - (1 - _sigmoid(2 * z(b1, b2, b1))),
+                            b2 + _sigmoid(2 * z(b1, b2, b2))), (0.3, -0.3))
+        dev = ref.deviations[0]
+        for g, bg in enumerate((b1, b2)):
+            expected = _sigmoid(2 * z(b1, b2, bg)) - mpmath.mpf(1) / 2
+            assert abs(dev[0, g] - expected) < mpmath.mpf("1e-30")
+            assert abs(dev[1, g] + expected) < mpmath.mpf("1e-30")
