@@ -88,3 +88,52 @@ def test_reference_two_groups_of_one_class_match_the_closed_form():
             expected = _sigmoid(2 * z(b1, b2, bg)) - mpmath.mpf(1) / 2
             assert abs(dev[0, g] - expected) < mpmath.mpf("1e-30")
             assert abs(dev[1, g] + expected) < mpmath.mpf("1e-30")
+
+
+def _hand_pll_targets(k, rule):
+    """Top-2 PLL targets (K, G) for symmetric noise, groups (a, j) row-major.
+
+    A group whose label is its true class a has a on top and its K − 1 = 2 wrong labels
+    tied exactly (symmetry); a group (a, j ≠ a) has a and j strictly on top (its own
+    label gets the self term, the third label does not). The tie rules of
+    labelavg.distill.pll_targets then give, for the tied groups: 'all' 1/3 on the three
+    classes, 'split' 1/2 on a and 1/4 on each tied label, 'index' 1/2 on a and 1/2 on the
+    lower-index tied label.
+    """
+    from fractions import Fraction as F
+
+    out = np.zeros((k, k * k), dtype=object)
+    for a in range(k):
+        for j in range(k):
+            col = [F(0)] * k
+            if j != a:
+                col[a] = col[j] = F(1, 2)
+            else:
+                wrong = [i for i in range(k) if i != a]
+                if rule == "all":
+                    col = [F(1, 3)] * k
+                elif rule == "split":
+                    col[a] = F(1, 2)
+                    for i in wrong:
+                        col[i] = F(1, 4)
+                else:
+                    col[a] = col[min(wrong)] = F(1, 2)
+            out[:, a * k + j] = col
+    return out
+
+
+@pytest.mark.parametrize("ties", ["all", "split", "index"])
+def test_certified_pll_targets_follow_the_tie_rule(ties):
+    """certify(pll_topk=2): K = 3, symmetric noise η = 0.3, one round: the teacher's exact
+    ties are proved and the certified top-2 targets follow the tie rule (hand table)."""
+    from labelavg import noise
+    from labelavg._certify import Problem, certify
+    from labelavg.block import BlockModel
+
+    model = BlockModel(3, 20, 0.5, 0.1)
+    prob = Problem(model.class_gram(), 20 * noise.symmetric(3, 0.3), model.n_samples, 1.0, 0.5)
+    cert = certify(prob, 1, "auto", pll_topk=2, ties=ties)
+    assert cert.pll_targets is not None and cert.pll_targets.shape == (3, 9)
+    expected = _hand_pll_targets(3, ties)
+    np.testing.assert_array_equal(np.asarray(cert.pll_targets, dtype=float),
+                                  expected.astype(float))
