@@ -434,3 +434,32 @@ def test_load_features_unreadable_npy_names_the_path_argument(tmp_path):
     with pytest.raises(ValueError, match=r"^path: feat\.npy is not a NumPy \.npy/\.npz file "
                                          r"\(\w+\)$"):
         load_features(bad, labels=np.array([0, 1]))
+
+
+def test_pll_topk_boundaries():
+    """pll_topk: 'auto' = min(2, K − 1) (1 at K = 2, 2 at K = 5); integers 1 and K − 1 are
+    legal and come back as int; 0, K and a bool are refused with the range in the message;
+    None means no PLL student."""
+    assert _checks.pll_topk("auto", 2) == 1 and _checks.pll_topk("auto", 5) == 2
+    for value in (1, 4, np.int64(3)):
+        got = _checks.pll_topk(value, 5)
+        assert got == int(value) and type(got) is int
+    assert _checks.pll_topk(None, 5) is None
+    for value in (0, 5, True):
+        with pytest.raises(ValueError, match=r"^pll_topk must be 'auto', None \(no PLL student\) "
+                                             r"or an integer in 1\.\.K-1 = 1\.\.4 for K = 5, "
+                                             rf"got {value!r}$"):
+            _checks.pll_topk(value, 5)
+
+
+def test_integer_at_least_boundary():
+    """integer_at_least: the lower bound itself is legal (returned as int), one below is
+    refused as '<name> must be >= <lower>, got <value>'; bools and floats are not integers."""
+    got = _checks.integer_at_least("rounds", np.int32(1), 1)
+    assert got == 1 and type(got) is int
+    with pytest.raises(ValueError, match="^rounds must be >= 1, got 0$"):
+        _checks.integer_at_least("rounds", 0, 1)
+    with pytest.raises(TypeError, match="^rounds must be an integer, got bool$"):
+        _checks.integer_at_least("rounds", True, 1)
+    with pytest.raises(TypeError, match="^rounds must be an integer, got float$"):
+        _checks.integer_at_least("rounds", 2.0, 1)
