@@ -137,3 +137,50 @@ def test_certified_pll_targets_follow_the_tie_rule(ties):
     expected = _hand_pll_targets(3, ties)
     np.testing.assert_array_equal(np.asarray(cert.pll_targets, dtype=float),
                                   expected.astype(float))
+
+
+def test_float64_bound_rounding_terms_by_hand():
+    """_bound._rounding: THEORY.md "The float64 error bound", step 6, evaluated by hand on
+    two points (K = 3, full layout, G = 9) with dense matrices: logit error
+    u((2K + 5) α|M||b| + (K + 2)|z|) per group (max over classes), times
+    min(½, 2.01 max p) while below 1e-3, plus 2(K + 3)u(max|y| + max|p − 1/K|) for ρ; the
+    residual adds 3u(max|p − 1/K| + max|Q − 1/K| + max|B|), each max taken per group.
+    The code takes u = eps = 2^-52 (twice the unit roundoff: conservative)."""
+    from labelavg import noise
+    from labelavg._bound import _rounding
+    from labelavg.block import BlockModel, _Batch
+
+    k = 3
+    models = [BlockModel(k, 20, 0.5, 0.1), BlockModel(k, 10, 0.4, 0.2)]
+    counts = [20 * noise.symmetric(k, 0.3), 10 * noise.asymmetric(k, 0.2)]
+    lams = [0.1, 1.0]
+    batch = _Batch.stack(models, counts, lams)
+    rng = np.random.default_rng(7)
+    g = k * k
+    eps = rng.uniform(-0.6, 0.6, (2, k, g)) * np.array([1.0, 0.01])[:, None, None]
+    eps -= eps.mean(axis=1, keepdims=True)
+    dev = rng.uniform(-0.3, 0.3, (2, k, g))
+    dev -= dev.mean(axis=1, keepdims=True)
+    b = rng.uniform(-2.0, 2.0, (2, k, g)) * np.array([1.0, 30.0])[:, None, None]
+    rho_p, rho_r = _rounding(batch, eps, dev, b)
+
+    u = 2.0 ** -52
+    for p, (model, cnt, lam) in enumerate(zip(models, counts, lams)):
+        phi = model.class_gram()
+        n = np.asarray(cnt, float).reshape(-1)               # n_g, g = K·a + j
+        true = np.repeat(np.arange(k), k)
+        s = 1.0 - model.c
+        alpha = 1.0 / (model.n_samples * lam)
+        m = phi[true][:, true] * n[None, :] + s * np.eye(g)  # (M x)_g = Σ_h M[g, h] x_h
+        z = alpha * b[p] @ m.T                               # (K, G)
+        zabs = (alpha * np.abs(b[p]) @ m.T).max(axis=0)
+        zmax = np.abs(z).max(axis=0)
+        ymax = np.abs(z - z.mean(axis=0)).max(axis=0)
+        devmax = np.abs(dev[p]).max(axis=0)
+        logit = u * ((2 * k + 5) * zabs + (k + 2) * zmax)
+        gain = np.where(logit < 1e-3, np.minimum(0.5, 2.01 * (devmax + 1 / k)), 0.5)
+        want_p = gain * logit + 2 * (k + 3) * u * (ymax + devmax)
+        want_r = want_p + 3 * u * (devmax + np.abs(eps[p]).max(axis=0)
+                                   + np.abs(b[p]).max(axis=0))
+        np.testing.assert_allclose(rho_p[p], want_p, rtol=1e-12, atol=0)
+        np.testing.assert_allclose(rho_r[p], want_r, rtol=1e-12, atol=0)
