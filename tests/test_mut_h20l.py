@@ -365,9 +365,9 @@ def test_population_block_params_draw_ranges():
     frac = _find(testing.population_block_params(st.just(5)),
                  lambda p: isinstance(p[1], float) and p[1] % 1 != 0, shrink=False)
     assert frac[0] == 5 and 1.0 <= frac[1] <= 2000.0
-    assert repr(testing.population_block_params()) == (
-        "block_params(n_per_class=one_of(integers(min_value=1, max_value=2000), "
-        "floats(min_value=1.0, max_value=2000.0)))")
+    text = repr(testing.population_block_params())
+    assert "integers(min_value=1, max_value=2000)" in text, text
+    assert "floats(min_value=1.0, max_value=2000.0)" in text, text
 
 
 def test_block_models_draw_block_models_of_the_requested_k():
