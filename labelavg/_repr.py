@@ -13,7 +13,7 @@ def short(value):
     """One short token for ``value``: arrays by shape and dtype, floats to 4 digits."""
     if getattr(value, "ndim", 0):
         return f"array{tuple(value.shape)}[{value.dtype}]"
-    if isinstance(value, bool) or type(value).__name__ == "bool_":
+    if isinstance(value, bool) or type(value).__name__ in ("bool", "bool_"):
         return str(bool(value))
     if isinstance(value, numbers.Integral):
         return str(int(value))

@@ -160,6 +160,8 @@ def test_check_out_file_unwritable_folder_names_option_and_file():
     (np.zeros((2, 3)), "array(2, 3)[float64]"),
     (np.arange(4, dtype=np.int32), "array(4,)[int32]"),
     (True, "True"),
+    (np.True_, "True"),
+    (np.bool_(False), "False"),
     (3, "3"),
     (np.int64(-7), "-7"),
     (0.123456, "0.1235"),
