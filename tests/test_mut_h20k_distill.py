@@ -5,6 +5,9 @@ G = Φ (Φ + KNλ I)⁻¹), recomputed here with direct linear solves (no eigh),
 the documented argument messages.
 """
 
+import math
+import warnings
+
 import numpy as np
 import pytest
 
@@ -44,3 +47,45 @@ def test_unknown_tie_rule_is_refused_naming_ties():
     with pytest.raises(ValueError, match=r"^ties must be one of \['all', 'index', 'split'\], "
                                          r"got 'lowest'$"):
         distill(gram, [0, 0, 1, 1], 0.1, 1, ties="lowest")
+
+
+def test_undecided_count_follows_the_chain_bound_of_theory():
+    """THEORY.md, "The float64 error bound", general Gram, round 1 (exact one-hot
+    targets, nothing carried): |δz_i| ≤ ζ_i = sqrt(Φ_ii) γ / λ with γ = ‖∇f(W)‖ at the
+    computed solution, every output of instance i is within h_i ζ_i (plus rounding,
+    ~1e-15 here), h_i = min(1/2, max_k p_ki e^{2ζ_i}), and the relative slack 1e-6 on
+    each bound. Newton stopped after 3 steps leaves ‖∇f‖ large, so the bound is
+    large and h is clamped at 1/2 for most instances. The number of instances with
+    |margin| ≤ 2E_i, recomputed here with NumPy from the fit (∇f = ((P − Q)/N + λA) F,
+    ‖∇f‖² = tr(R Φ Rᵀ)), is the count the undecided warning reports, and the
+    accuracy is NaN. No margin lies within 5% of its 2E_i, far from round-off."""
+    rng = np.random.default_rng(0)
+    k, n, lam = 3, 6, 3e-3
+    big_n = k * n
+    true = np.repeat(np.arange(k), n)
+    given = true.copy()
+    given[[0, 7, 14, 3]] = [1, 2, 0, 2]
+    feats = rng.normal(size=(big_n, 8)) * 0.3 + np.eye(k, 8)[true]
+    gram = feats @ feats.T
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        path = distill(gram, given, lam, 1, true_labels=true, pll_topk=None, max_iter=3)
+    fit = path.fits[0]
+    probs, dual, targets = fit.probs, fit.coef, np.eye(k)[given].T
+    r = (probs - targets) / big_n + lam * dual
+    gamma = (1 + 1e-6) * np.sqrt(np.trace(r @ gram @ r.T))
+    zeta = np.sqrt(np.diag(gram)) * gamma / lam
+    grow = probs.max(axis=0) * np.exp(2 * zeta)
+    bound = (1 + 1e-6) * np.minimum(0.5, grow) * zeta
+    cols = np.arange(big_n)
+    rivals = probs.copy()
+    rivals[true, cols] = -np.inf
+    margin = probs[true, cols] - rivals.max(axis=0)
+    assert np.min(np.abs(np.abs(margin) / (2 * bound) - 1)) > 0.05
+    assert (grow > 0.5).sum() > big_n // 2          # the clamp at 1/2 is active
+    expected = int(np.sum(np.abs(margin) <= 2 * bound))
+    assert 0 < expected < big_n
+    messages = [str(w.message) for w in caught if "error bound" in str(w.message)]
+    assert messages == [f"{expected} instance(s) have margins below their error bound: "
+                        "accuracy reported as NaN (undecided)"]
+    assert math.isnan(path.accuracy[0].all)
