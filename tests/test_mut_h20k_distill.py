@@ -49,18 +49,16 @@ def test_unknown_tie_rule_is_refused_naming_ties():
         distill(gram, [0, 0, 1, 1], 0.1, 1, ties="lowest")
 
 
-def test_undecided_count_follows_the_chain_bound_of_theory():
-    """THEORY.md, "The float64 error bound", general Gram, round 1 (exact one-hot
-    targets, nothing carried): |δz_i| ≤ ζ_i = sqrt(Φ_ii) γ / λ with γ = ‖∇f(W)‖ at the
-    computed solution, every output of instance i is within h_i ζ_i (plus rounding,
-    ~1e-15 here), h_i = min(1/2, max_k p_ki e^{2ζ_i}), and the relative slack 1e-6 on
-    each bound. Newton stopped after 3 steps leaves ‖∇f‖ large, so the bound is
-    large and h is clamped at 1/2 for most instances. The number of instances with
-    |margin| ≤ 2E_i, recomputed here with NumPy from the fit (∇f = ((P − Q)/N + λA) F,
-    ‖∇f‖² = tr(R Φ Rᵀ)), is the count the undecided warning reports, and the
-    accuracy is NaN. No margin lies within 5% of its 2E_i, far from round-off."""
+def _chain_case(lam, max_iter):
+    """A noisy 3-class problem stopped after ``max_iter`` Newton steps; returns the
+    path, the warnings' texts and, recomputed here with NumPy from THEORY.md ("The
+    float64 error bound", general Gram, round 1: exact one-hot targets, nothing
+    carried), the margins, the bound E_i and the growth max_k p_ki e^{2ζ_i}:
+    ζ_i = sqrt(Φ_ii) γ / λ, γ = (1 + 1e-6)‖∇f(W)‖ with ‖∇f‖² = tr(R Φ Rᵀ),
+    R = (P − Q)/N + λA, E_i = (1 + 1e-6) min(1/2, max_k p_ki e^{2ζ_i}) ζ_i (the
+    rounding terms, ~1e-15 here, are left out)."""
     rng = np.random.default_rng(0)
-    k, n, lam = 3, 6, 3e-3
+    k, n = 3, 6
     big_n = k * n
     true = np.repeat(np.arange(k), n)
     given = true.copy()
@@ -69,7 +67,8 @@ def test_undecided_count_follows_the_chain_bound_of_theory():
     gram = feats @ feats.T
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        path = distill(gram, given, lam, 1, true_labels=true, pll_topk=None, max_iter=3)
+        path = distill(gram, given, lam, 1, true_labels=true, pll_topk=None,
+                       max_iter=max_iter)
     fit = path.fits[0]
     probs, dual, targets = fit.probs, fit.coef, np.eye(k)[given].T
     r = (probs - targets) / big_n + lam * dual
@@ -81,11 +80,39 @@ def test_undecided_count_follows_the_chain_bound_of_theory():
     rivals = probs.copy()
     rivals[true, cols] = -np.inf
     margin = probs[true, cols] - rivals.max(axis=0)
+    texts = [str(w.message) for w in caught if "error bound" in str(w.message)]
+    return path, texts, margin, bound, grow
+
+
+def _undecided_text(count):
+    return (f"{count} instance(s) have margins below their error bound: "
+            "accuracy reported as NaN (undecided)")
+
+
+def test_undecided_count_follows_the_chain_bound_of_theory():
+    """Newton stopped after 3 steps leaves ‖∇f‖ large, so the bound is large and h
+    is clamped at 1/2 for most instances. The number of instances with
+    |margin| ≤ 2E_i (E_i recomputed as in :func:`_chain_case`) is the count the
+    undecided warning reports, and the accuracy is NaN. No margin lies within 5% of
+    its 2E_i, far from round-off."""
+    path, texts, margin, bound, grow = _chain_case(3e-3, 3)
     assert np.min(np.abs(np.abs(margin) / (2 * bound) - 1)) > 0.05
-    assert (grow > 0.5).sum() > big_n // 2          # the clamp at 1/2 is active
+    assert (grow > 0.5).sum() > margin.size // 2          # the clamp at 1/2 is active
     expected = int(np.sum(np.abs(margin) <= 2 * bound))
-    assert 0 < expected < big_n
-    messages = [str(w.message) for w in caught if "error bound" in str(w.message)]
-    assert messages == [f"{expected} instance(s) have margins below their error bound: "
-                        "accuracy reported as NaN (undecided)"]
+    assert 0 < expected < margin.size
+    assert texts == [_undecided_text(expected)]
     assert math.isnan(path.accuracy[0].all)
+
+
+def test_undecided_rule_keeps_the_relative_slack_of_the_bound():
+    """The bound carries THEORY.md's relative slack (1 + 1e-6) and a margin is
+    undecided iff |m| ≤ 2E. At this λ (found by bisection, an input) instance 1's
+    margin is 2E_1 (1 − 1e-6) — inside the bound by half the slack band — so it is
+    undecided; every other instance is more than 4% away from its 2E_i. The
+    warning's count is the NumPy count of |m| ≤ 2E_i."""
+    path, texts, margin, bound, _ = _chain_case(0.0045602199739492215, 3)
+    ratio = np.abs(margin) / (2 * bound)
+    assert abs(ratio[1] - (1 - 1e-6)) < 1e-7
+    assert np.min(np.abs(np.delete(ratio, 1) - 1)) > 0.04
+    expected = int(np.sum(ratio <= 1))
+    assert texts == [_undecided_text(expected)]
