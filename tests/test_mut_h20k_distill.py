@@ -51,7 +51,7 @@ def test_unknown_tie_rule_is_refused_naming_ties():
 
 def _chain_case(lam, max_iter):
     """A noisy 3-class problem stopped after ``max_iter`` Newton steps; returns the
-    path, the warnings' texts and, recomputed here with NumPy from THEORY.md ("The
+    path, the warnings' texts and, recomputed here with NumPy from theory/THEORY.md ("The
     float64 error bound", general Gram, round 1: exact one-hot targets, nothing
     carried), the margins, the bound E_i and the growth max_k p_ki e^{2ζ_i}:
     ζ_i = sqrt(Φ_ii) γ / λ, γ = (1 + 1e-6)‖∇f(W)‖ with ‖∇f‖² = tr(R Φ Rᵀ),
@@ -105,7 +105,7 @@ def test_undecided_count_follows_the_chain_bound_of_theory():
 
 
 def test_undecided_rule_keeps_the_relative_slack_of_the_bound():
-    """The bound carries THEORY.md's relative slack (1 + 1e-6) and a margin is
+    """The bound carries theory/THEORY.md's relative slack (1 + 1e-6) and a margin is
     undecided iff |m| ≤ 2E. At this λ (found by bisection, an input) instance 1's
     margin is 2E_1 (1 − 1e-6) — inside the bound by half the slack band — so it is
     undecided; every other instance is more than 4% away from its 2E_i. The

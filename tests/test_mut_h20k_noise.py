@@ -22,7 +22,7 @@ def test_noise_models_refuse_fewer_than_two_classes_naming_n_classes(make):
 
 
 def test_asymmetric_and_pair_by_hand_at_k3():
-    """THEORY.md table, K = 3, η = 3/10, exact: asymmetric has 1 − η = 7/10 on the
+    """theory/THEORY.md table, K = 3, η = 3/10, exact: asymmetric has 1 − η = 7/10 on the
     diagonal, η/K = 1/10 off it, plus η/K more (2/10) to (c + 1) mod K; pair has
     1 − η and η to (c + 1) mod K. The smallest K = 2 is accepted."""
     eta = Fraction(3, 10)
@@ -53,7 +53,7 @@ def test_transition_validation_shape_rule_and_message():
 
 def test_superclass_cluster_forms_agree():
     """clusters as groups [[0, 1], [2]] or as integer ids [0, 0, 1] give the same T
-    (THEORY.md: η/(s − 1) to each other class of the cluster, a lone class keeps its
+    (theory/THEORY.md: η/(s − 1) to each other class of the cluster, a lone class keeps its
     labels); a float id array is refused with the documented message."""
     by_groups = noise.superclass([[0, 1], [2]], 0.3)
     by_ids = noise.superclass(np.array([0, 0, 1]), 0.3)

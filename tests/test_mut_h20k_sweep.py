@@ -15,7 +15,7 @@ from labelavg.sweep import sweep
 
 
 def test_certified_sweep_without_pll_student():
-    """precision= with pll_topk=None (no PLL student to certify): THEORY.md's
+    """precision= with pll_topk=None (no PLL student to certify): theory/THEORY.md's
     reference point gives t* = 2 and exact least round 2; at t = 1 the teacher
     copies the labels, so accuracy is the clean fraction 1 − η = 0.5 (clean 1.0,
     noisy 0.0), at t = 2 it is 1.0; nothing is undecided; the PLL columns are NaN."""

@@ -34,7 +34,7 @@ def test_k2_undecided_plurality_keeps_both_notes_in_order():
 
 
 def test_pll_gap_is_none_when_student_is_wrong_under_plurality():
-    """THEORY.md Result 4 counterexample: row-stochastic T (not doubly stochastic),
+    """theory/THEORY.md Result 4 counterexample: row-stochastic T (not doubly stochastic),
     K = 4, n = 100, c = 0.4, d = 0.1, λ = 1e-3: plurality holds (smallest gap
     0.7 − 0.3 = 0.4 by hand), yet the student is wrong on every group of classes
     1, 2, 3 — the groups (true, given) with T > 0 are (1,0),(1,1),(2,0),(2,2),
@@ -53,7 +53,7 @@ def test_pll_gap_is_none_when_student_is_wrong_under_plurality():
 
 
 def test_pll_uncertified_ties_note_text():
-    """THEORY.md item 4: asymmetric noise η = 0.3, λ = 0.1 (K = 4, n = 100, c = 0.4,
+    """theory/THEORY.md item 4: asymmetric noise η = 0.3, λ = 0.1 (K = 4, n = 100, c = 0.4,
     d = 0.1) gives the student exactly tied outputs; without precision= float64
     cannot settle them, so all 16 groups (every T[c, j] > 0) are listed as open with
     the documented wording "ties or margins below the float64 error bound

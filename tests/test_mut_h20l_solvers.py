@@ -140,7 +140,7 @@ def test_certified_pll_targets_follow_the_tie_rule(ties):
 
 
 def test_float64_bound_rounding_terms_by_hand():
-    """_bound._rounding: THEORY.md "The float64 error bound", step 6, evaluated by hand on
+    """_bound._rounding: theory/THEORY.md "The float64 error bound", step 6, evaluated by hand on
     two points (K = 3, full layout, G = 9) with dense matrices: logit error
     u((2K + 5) α|M||b| + (K + 2)|z|) per group (max over classes), times
     min(½, 2.01 max p) while below 1e-3, plus 2(K + 3)u(max|y| + max|p − 1/K|) for ρ; the
