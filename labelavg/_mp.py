@@ -101,7 +101,7 @@ def _solve_at(class_gram, counts, n_lam, self_coef, rounds, digits, work, pll_to
     with mpmath.workdps(work):
         prob = _Problem(mpmath, class_gram, counts, n_lam, self_coef)
         tie = mpmath.mpf(10) ** (-(digits // 2))
-        targets = [[_onehot(mpmath, prob.k, j) for j in prob.given]][0]
+        targets = [_onehot(mpmath, prob.k, j) for j in prob.given]
         out = dict(margins=[], fresh=[], scale=[])
         b = [[mpmath.mpf(0)] * prob.k for _ in prob.true]
         teacher = None
@@ -111,7 +111,7 @@ def _solve_at(class_gram, counts, n_lam, self_coef, rounds, digits, work, pll_to
             b = prob.newton(targets, b)
             probs = prob.outputs(b)
             teacher = probs if teacher is None else teacher
-            _record(mpmath, prob, out, targets, b, probs)
+            _record(mpmath, prob, out, b, probs)
             targets = probs
         pll = pll_fresh = None
         if pll_topk is not None:
@@ -120,14 +120,14 @@ def _solve_at(class_gram, counts, n_lam, self_coef, rounds, digits, work, pll_to
             b = prob.newton(q, zero)
             probs = prob.outputs(b)
             pll = [float(m) for m in _margins(prob, probs)]
-            pll_fresh = [float(m) for m in _fresh_margins(prob, q, b)]
+            pll_fresh = [float(m) for m in _fresh_margins(prob, b)]
         return MpPath(out["margins"], out["fresh"], out["scale"], pll, pll_fresh, float(tie),
                       work)
 
 
-def _record(mpmath, prob, out, targets, b, probs):
+def _record(mpmath, prob, out, b, probs):
     out["margins"].append([float(m) for m in _margins(prob, probs)])
-    out["fresh"].append([float(m) for m in _fresh_margins(prob, targets, b)])
+    out["fresh"].append([float(m) for m in _fresh_margins(prob, b)])
     u = mpmath.mpf(1) / prob.k
     out["scale"].append(float(max(abs(x - u) for p in probs for x in p)))
 
@@ -141,7 +141,7 @@ def _margins(prob, probs):
             for a, p in zip(prob.true, probs)]
 
 
-def _fresh_margins(prob, targets, b):
+def _fresh_margins(prob, b):
     sums = prob.class_sums(b)
     out = []
     for a in range(prob.k):
