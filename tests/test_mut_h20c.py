@@ -455,6 +455,9 @@ def test_reproduce_authors_superclasses_use_the_cut(capsys, tmp_path):
     sets = pd.read_csv(out / "sets.csv")
     assert names(0.5) != names(0.8)
     assert sets["superclasses_authors"].item() == names(0.5)
+    # the 20 % validation split (rounded) of the subsampled train rows, counted apart
+    assert sets["n_validation"].item() == round(0.2 * data.y_train.size)
+    assert sets["n_train"].item() == data.y_train.size - round(0.2 * data.y_train.size)
 
 
 def test_time_refusal_blames_k_first_where_its_solve_costs_more_than_the_floor(monkeypatch):
@@ -479,3 +482,76 @@ def test_time_refusal_blames_k_first_where_its_solve_costs_more_than_the_floor(m
                                   f"K = 4 needs at least {3e8 * 1e-3 / 86400:.3g} days, more "
                                   "than the 24 h this command starts; lower --rounds or "
                                   "--seeds or --n-classes")
+
+
+def test_phase_log_grid_of_an_integer_axis_reads_integers(capsys, tmp_path):
+    """``--n-classes log:2:8:3`` is K = 2, 4, 8 (geomspace gives 3.999999999999999 for 4:
+    round-off, read as the integer); ``log:2:10:3`` (2, 4.47, 10) is refused."""
+    out = tmp_path / "ph"
+    status, _, err = _run(capsys, "phase", "--axes", "n_classes", "eta", "--n-classes",
+                          "log:2:8:3", "--eta", "0.1,0.2", "--rounds", "1", "--no-figure",
+                          "--out", str(out))
+    assert status == 0, err
+    table = pd.read_csv(out / "phase.csv")
+    assert table["n_classes"].tolist() == [2, 2, 4, 4, 8, 8]
+    assert table["n_classes"].dtype.kind == "i"
+    status, _, err = _run(capsys, "phase", "--n-classes", "log:2:10:3", "--no-figure",
+                          "--out", str(tmp_path / "no"))
+    assert status == 2
+    assert err == ("labelavg phase: error: --n-classes 'log:2:10:3': this parameter needs "
+                   "integer values (forms: X, X,Y,..., A:B, A:B:N, log:A:B:N; see --help)\n")
+
+
+def test_phase_help_keeps_the_examples_lines(capsys):
+    """``labelavg phase --help`` prints its examples one command per line, as written
+    (argparse's default formatter would re-wrap them into one paragraph)."""
+    from labelavg.cli import phase
+
+    status, out, _ = _run(capsys, "phase", "--help")
+    assert status == 0
+    assert phase.EXAMPLES.strip() in out
+    assert "\n  labelavg phase --eta 0.5 --rounds 1:10 --c 0.2,0.3,0.4,0.6 --method linear\n" \
+        in out
+
+
+def test_phase_superclass_memory_refusal_counts_k_times_m_groups(capsys, tmp_path, monkeypatch):
+    """Superclass noise with superclasses of m = 2 at K = 4 is planned on K·m = 8 groups
+    (block.planned_groups' docstring), not the dense K² = 16: the memory refusal on a
+    1 KiB machine says so."""
+    monkeypatch.setattr(_checks, "physical_memory", lambda: 1024)
+    status, out, err = _run(capsys, "phase", "--noise", "superclass", "--superclass-size",
+                            "2", "--no-figure", "--out", str(tmp_path / "ph"))
+    assert (status, out) == (2, "")
+    assert "(reduced block solver on 8 group(s))" in err, err
+
+
+def test_memory_refusal_blames_rounds_where_one_round_fits(monkeypatch):
+    """When one round's work arrays fit in memory but all rounds' do not, the refusal
+    blames --rounds; when not even one round fits, it blames --n-classes."""
+    from labelavg.block import _solver_bytes, planned_groups
+    from labelavg.cli import _args
+
+    groups = planned_groups(4, None)
+    one, two = _solver_bytes(1, 4, groups, 1), _solver_bytes(1, 4, groups, 2)
+    assert one < two
+    monkeypatch.setattr(_checks, "physical_memory", lambda: one)
+    with pytest.raises(ValueError, match=r"^argument --rounds: K = 4, 5 round\(s\) "
+                                         r".*; lower --rounds$"):
+        _args.check_block_solver([4], 5)
+    monkeypatch.setattr(_checks, "physical_memory", lambda: one - 1)
+    with pytest.raises(ValueError, match=r"^argument --n-classes: K = 4, 5 round\(s\) "
+                                         r".*; lower --n-classes$"):
+        _args.check_block_solver([4], 5)
+
+
+def test_block_solver_time_estimate_is_per_round(monkeypatch):
+    """The time estimate is points × rounds × one round's cost, one round costing 10 flops
+    per element of ONE round's work arrays at 1e12 flop/s (K = 1000, dense layout: above
+    the 1 ms floor)."""
+    from labelavg.block import _solver_bytes, planned_groups
+    from labelavg.cli import _args
+
+    monkeypatch.setattr(_checks, "physical_memory", lambda: 2 ** 80)
+    per_round = 10 * (_solver_bytes(1, 1000, planned_groups(1000, None), 1) / 8) / 1e12
+    assert _args.check_block_solver([1000], 3, points=2) == pytest.approx(6 * per_round,
+                                                                           rel=1e-12)

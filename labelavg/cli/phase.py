@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 import time
 
@@ -188,11 +189,18 @@ def _count(text):
 
 
 def _typed(values, kind):
+    """Floats, or integers where ``kind`` is int: a grid point within the few ulps of
+    round-off that linspace/geomspace leave (log:2:8:3 gives 3.999999999999999) is the
+    integer; anything farther is refused."""
     if kind is int:
-        if not all(float(v).is_integer() for v in values):
+        if any(abs(v - round(v)) > _ULPS * math.ulp(abs(v)) for v in values):
             raise ValueError("this parameter needs integer values")
-        return [int(v) for v in values]
+        return [int(round(v)) for v in values]
     return [float(v) for v in values]
+
+
+#: Round-off of a linspace/geomspace grid point, in ulps, still read as an integer.
+_ULPS = 8
 
 
 def run(args):
