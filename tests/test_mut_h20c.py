@@ -555,3 +555,29 @@ def test_block_solver_time_estimate_is_per_round(monkeypatch):
     per_round = 10 * (_solver_bytes(1, 1000, planned_groups(1000, None), 1) / 8) / 1e12
     assert _args.check_block_solver([1000], 3, points=2) == pytest.approx(6 * per_round,
                                                                            rel=1e-12)
+
+
+def test_phase_grid_of_one_value_is_legal_and_of_none_refused():
+    """``A:B:N`` and ``log:A:B:N`` take N >= 1: N = 1 is the one value A (as numpy's
+    linspace/geomspace define it), N = 0 is refused with the count in the message."""
+    from labelavg.cli import phase
+
+    assert phase._parse("0.3:0.7:1", float) == [0.3]
+    assert phase._parse("log:1e-3:1e-1:1", float) == [1e-3]
+    assert phase._parse("2:8:1", int) == [2]
+    with pytest.raises(ValueError, match=r"^the number of values must be >= 1, got 0$"):
+        phase._parse("0.3:0.7:0", float)
+
+
+def test_phase_quantity_choices_and_out_default(capsys):
+    """Every ``--quantity`` the help lists parses to itself (default label_correction);
+    ``--out`` defaults to ./labelavg_phase, as its help says."""
+    from labelavg.cli import build_parser
+
+    parser = build_parser()
+    for quantity in ("label_correction", "fresh", "pll_label_correction", "pll_fresh"):
+        assert parser.parse_args(["phase", "--quantity", quantity]).quantity == quantity
+    args = parser.parse_args(["phase"])
+    assert (args.quantity, args.out) == ("label_correction", "labelavg_phase")
+    status, out, _ = _run(capsys, "phase", "--help")
+    assert status == 0 and "output folder (default ./labelavg_phase)" in out
