@@ -905,12 +905,6 @@ def _class_sum(x):
     return np.einsum("pkg->pg", x)
 
 
-def _add_diagonal(m, x):
-    """m[..., i, i] += x[..., i] in place, through a strided view."""
-    k = m.shape[-1]
-    m.reshape(*m.shape[:-2], k * k)[..., ::k + 1] += x
-
-
 def _centred(z):
     return z - _class_sum(z)[:, None, :] / z.shape[1]
 
