@@ -88,14 +88,11 @@ def loss_and_grad(logits, targets, loss, q=0.7):
         powered = probs ** q
         a = targets * powered
         return (targets * (1.0 - powered)).sum(axis=0) / q, -a + probs * a.sum(axis=0)
-    weights = _candidate_weights(targets)
-    mass = (weights * probs).sum(axis=0)
-    # −log Σ m p = logsumexp(z) − logsumexp(z + log m), both shifted by max z
-    shifted = logits - logits.max(axis=0)
-    with np.errstate(divide="ignore"):
-        value = (np.log(np.exp(shifted).sum(axis=0))
-                 - np.log((weights * np.exp(shifted)).sum(axis=0)))
-    return value, probs - weights * probs / mass
+    # −log Σ m p = logsumexp(z) − log Σ m e^z, each shifted by its own largest logit
+    posterior, log_mass = _posterior(logits, _candidate_weights(targets))
+    top = logits.max(axis=0)
+    value = np.log(np.exp(logits - top).sum(axis=0)) + top - log_mass
+    return value, probs - posterior
 
 
 def _candidate_weights(targets):
@@ -104,16 +101,26 @@ def _candidate_weights(targets):
     return targets * np.maximum(k, 1.0)
 
 
-def _hess_logits(probs, targets, loss, q, v):
-    """d(grad)/dZ applied to a direction v (K, N), column by column."""
+def _posterior(logits, weights):
+    """R = m ⊙ e^z / Σ m e^z (K, N) and log Σ m e^z (N,), shifted by the largest
+    candidate logit: finite even where every candidate's p underflows to 0."""
+    candidate = weights > 0
+    top = np.max(np.where(candidate, logits, -np.inf), axis=0)
+    scaled = weights * np.exp(np.where(candidate, logits - top, -np.inf))
+    total = scaled.sum(axis=0)
+    return scaled / total, np.log(total) + top
+
+
+def _hess_logits(logits, targets, loss, q, v):
+    """d(grad)/dZ at logits Z applied to a direction v (K, N), column by column."""
+    probs = _softmax(logits)
     pv = (probs * v).sum(axis=0)
     dp = probs * (v - pv)
     if loss == "gce":
         a = targets * probs ** q
         total = a.sum(axis=0)
         return -q * a * (v - pv) + q * ((a * v).sum(axis=0) - total * pv) * probs + total * dp
-    weights = _candidate_weights(targets)
-    r = weights * probs / (weights * probs).sum(axis=0)
+    r = _posterior(logits, _candidate_weights(targets))[0]
     return dp - r * (v - (r * v).sum(axis=0))
 
 
@@ -183,8 +190,7 @@ def fit_partial(features, targets, lam, loss, *, q=0.7, init=None, tol=1e-10,
 
     def hessp(v, u):
         W, U = v.reshape(shape) @ precond, u.reshape(shape) @ precond
-        probs = _softmax(W @ X.T)
-        return ((_hess_logits(probs, Q, loss, q, U @ X.T) @ X / n_samples + lam * U)
+        return ((_hess_logits(W @ X.T, Q, loss, q, U @ X.T) @ X / n_samples + lam * U)
                 @ precond).ravel()
 
     n_iter = 0

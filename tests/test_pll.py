@@ -41,7 +41,7 @@ def test_gradient_and_hessian_match_finite_differences(loss):
         return
     fd_grad = (loss_and_grad(logits + h * v, q_pll, loss)[1]
                - loss_and_grad(logits - h * v, q_pll, loss)[1]) / (2 * h)
-    np.testing.assert_allclose(_hess_logits(_softmax(logits), q_pll, loss, 0.7, v), fd_grad,
+    np.testing.assert_allclose(_hess_logits(logits, q_pll, loss, 0.7, v), fd_grad,
                                rtol=1e-5, atol=1e-8)
 
 
@@ -112,3 +112,24 @@ def test_bad_choices_are_named(kwargs, match):
         SelfDistillation(1e-2, 1, **kwargs).fit(X, y)
     with pytest.raises(ValueError, match=match):
         distill(None, y, 1e-2, 1, features=X, **{k: v for k, v in kwargs.items()})
+
+
+def test_partial_ll_is_finite_where_every_candidate_underflows():
+    """Logits (0, 0, 800) with candidates {0, 1}: p_0 = p_1 = e^-800 underflow to 0, yet
+    −log(p_0 + p_1) = 800 + log(1 + 2e^-800) − log 2 and its gradient P − R with
+    R = (½, ½, 0) are finite; a fit started there reaches the optimum it reaches from 0."""
+    logits = np.array([[0.0], [0.0], [800.0]])
+    targets = np.array([[0.5], [0.5], [0.0]])
+    value, grad = loss_and_grad(logits, targets, "partial_ll")
+    np.testing.assert_allclose(value, [800.0 - np.log(2.0)], rtol=1e-15)
+    np.testing.assert_allclose(grad, [[-0.5], [-0.5], [1.0]], rtol=1e-15)
+    features, q_pll, lam = np.array([[1.0], [2.0]]), np.tile(targets, (1, 2)), 1e-2
+    far = fit_partial(features, q_pll, lam, "partial_ll", init=800 * np.eye(3)[:, 2:])
+    near = fit_partial(features, q_pll, lam, "partial_ll")
+    assert far.converged and near.converged
+    np.testing.assert_allclose(far.coef, near.coef, rtol=1e-8)
+    # stationarity, from the definitions: (1/N) Σ_i (p_i − r_i) f_iᵀ + λ W = 0
+    p = _softmax(far.coef @ features.T)
+    r = p * q_pll / (p * q_pll).sum(axis=0)
+    gradient = (p - r) @ features / 2 + lam * far.coef
+    assert np.linalg.norm(gradient) <= 1e-9 * np.linalg.norm(lam * far.coef)
