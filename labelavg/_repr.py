@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import numbers
 
+import numpy as np
+
 
 def short(value):
     """One short token for ``value``: arrays by shape and dtype, floats to 4 digits."""
     if getattr(value, "ndim", 0):
         return f"array{tuple(value.shape)}[{value.dtype}]"
-    if isinstance(value, bool) or type(value).__name__ in ("bool", "bool_"):
+    if isinstance(value, (bool, np.bool_)):
         return str(bool(value))
     if isinstance(value, numbers.Integral):
         return str(int(value))
