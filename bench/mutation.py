@@ -18,7 +18,8 @@ far too many for a 2-core box, so this script:
    reruns the survivors, e.g. after new tests);
 4. prints per module: sampled, killed (a test failed, or the CPU-time limit
    was hit: ``timeout``, also shown apart; ``--rerun-timeouts`` reruns them),
-   survived, no tests (no test calls the function),
+   survived, no tests / other (no test calls the function, or mutmut gave an exit
+   status it does not define: a run stopped by hand after it hung),
    equivalent (listed in ``bench/mutation_equivalent.txt`` with a reason) and
    the kill rate = killed / (sampled − equivalent − not run); then the
    surviving mutants (``--show`` prints their diffs).
@@ -144,7 +145,7 @@ def _table(samples, results, equivalent, target):
                      status["survived"], status["no tests"] + status["suspicious"],
                      status["equivalent"], status["not run"], rate))
     head = ("module", "mutants", "too slow", "sampled", "killed", "of which timeout", "survived",
-            "no tests", "equivalent", "not run", "kill rate")
+            "no tests / other", "equivalent", "not run", "kill rate")
     print("| " + " | ".join(head) + " |")
     print("|" + "---|" * len(head))
     for row in rows:
