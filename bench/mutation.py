@@ -65,8 +65,12 @@ def _mutmut(*args):
     mutmut puts ``mutants/`` first on the path of the test process itself; a
     test's own subprocess gets the unmutated tree (PYTHONPATH), so it neither
     kills a mutant nor trips over mutmut's tracing outside the repository.
+    Dask runs its synchronous scheduler: mutmut forks each mutant's run from a
+    process whose Dask thread pool does not survive the fork, so a threaded
+    ``compute()`` in the child waits forever (seen as hung, sleeping runs).
     """
-    env = dict(os.environ, PYTHONPATH=str(ROOT), PYTHONDONTWRITEBYTECODE="1")
+    env = dict(os.environ, PYTHONPATH=str(ROOT), PYTHONDONTWRITEBYTECODE="1",
+               DASK_SCHEDULER="synchronous")
     env.pop("CI", None)                     # the derandomised hypothesis profile
     return subprocess.run([sys.executable, "-m", "mutmut", *args], cwd=ROOT, env=env).returncode
 
