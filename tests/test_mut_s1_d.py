@@ -215,3 +215,16 @@ def test_simulate_params_record_the_noise_model():
     assert res.params["noise"] == "asymmetric"
     assert {k: res.params[k] for k in SMALL if k != "seeds"} == {
         k: v for k, v in SMALL.items() if k != "seeds"}
+
+
+@pytest.mark.parametrize("n_classes", [2, 3, 5])
+def test_planned_groups_of_pair_noise_without_orbits_are_its_present_groups(n_classes):
+    """Without orbits the solver plans one column per (true, given) group with non-zero
+    count: for pair noise that is the non-zeros of T, two per row, 2K."""
+    from labelavg.block import planned_groups
+    from labelavg.noise import pair
+
+    present = int(np.count_nonzero(np.asarray(pair(n_classes, 0.3))))
+    assert present == 2 * n_classes
+    assert planned_groups(n_classes, "pair", orbit=False) == present
+    assert planned_groups(n_classes, "pair") == 2
