@@ -77,3 +77,21 @@ def test_too_few_instances_message_names_an_object_label():
 def test_block_means_label_length_message():
     with pytest.raises(ValueError, match=r"^labels must have length 3, got 2"):
         block_means(np.eye(3), [0, 1])
+
+
+def test_linear_pll_student_learns_the_teachers_top2():
+    """method="linear", 3 rounds: the PLL targets are the top-2 of the *teacher's* outputs
+    (round 1), not of a later round's, and the PLL outputs are Result 1's linear map of
+    them, P = u + (Q − u) Φ (Φ + KNλ I)⁻¹ with Φ = F Fᵀ, u = 1/K (solved here directly)."""
+    from labelavg.distill import pll_targets
+
+    F = np.random.default_rng(0).normal(size=(9, 4))
+    y = np.array([0, 1, 2] * 3)
+    lam = 0.05
+    est = SelfDistillation(lam, 3, pll_topk=2, method="linear").fit(F, y)
+    q = pll_targets(np.asarray(est.probs_[0]), 2, "split")
+    np.testing.assert_allclose(est.pll_targets_, q, atol=1e-12)
+    gram = F @ F.T
+    expected = 1 / 3 + np.linalg.solve(gram + 3 * 9 * lam * np.eye(9), gram @ (q - 1 / 3).T).T
+    np.testing.assert_allclose(est.pll_probs_, expected, atol=1e-10)
+    assert not np.allclose(pll_targets(np.asarray(est.probs_[1]), 2, "split"), q)
