@@ -14,16 +14,7 @@ import pandas as pd
 import pytest
 
 from labelavg.cli import main
-
-
-def _run(capsys, *argv):
-    """(exit status, stdout, stderr) of ``labelavg ARGV`` run in-process."""
-    try:
-        status = main(list(argv))
-    except SystemExit as stop:          # argparse: --help, bad flags
-        status = stop.code
-    out, err = capsys.readouterr()
-    return status, out, err
+from test_mut_h20c import _run
 
 
 def _help(capsys, monkeypatch, *argv):

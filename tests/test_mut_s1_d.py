@@ -3,8 +3,6 @@ test failing: figure recipes at full size, argument normalisation and error mess
 reprs, plot layout, NaN-aware statistics and memory estimates."""
 
 import dataclasses
-import importlib
-from pathlib import Path
 
 import matplotlib
 import numpy as np
@@ -12,27 +10,10 @@ import pytest
 
 from labelavg import plot
 from labelavg.phase import PhaseDiagram, phase_diagram
+from test_mut_h20f_figures import _texts, shown  # noqa: F401  (shown: a fixture)
+from test_mut_h20f_plot import _diagram
 
 matplotlib.use("Agg")
-
-
-@pytest.fixture
-def shown(monkeypatch, tmp_path):
-    """``shown(name, quick=...)`` → the figure the script would have saved (nothing written)."""
-    def run(name, **kwargs):
-        saved = []
-        monkeypatch.setattr(plot, "save",
-                            lambda fig, stem: saved.append((fig, Path(stem))) or f"{stem}.png")
-        module = importlib.import_module(f"labelavg.figures.{name}")
-        png = module.main(tmp_path, **kwargs)
-        (fig, stem), = saved
-        assert stem == tmp_path / name and png == f"{tmp_path / name}.png"
-        return fig
-    return run
-
-
-def _texts(legend):
-    return [t.get_text() for t in legend.get_texts()]
 
 
 # --------------------------------------------------------------------------- figures
@@ -131,19 +112,6 @@ def test_phase_diagram_repr_without_all_right_has_no_summary():
 
 
 # --------------------------------------------------------------------------- plot
-
-
-def _diagram(axes, xs, ys, t_star, least):
-    params = dict(n_classes=4, n_per_class=100, c=0.4, d=0.1, lam=1e-3, noise="symmetric",
-                  max_rounds=3)
-    for name in axes:
-        params.pop(name, None)
-    shape = (len(xs), len(ys))
-    return PhaseDiagram(axes=axes, axis_values=(np.asarray(xs), np.asarray(ys)),
-                        values={"label_correction": np.ones(shape)},
-                        boundary={"t_star": np.asarray(t_star, dtype=float),
-                                  "least_round": np.asarray(least, dtype=float)},
-                        method="exact", params=params)
 
 
 @pytest.mark.parametrize("axes, ys, t_star, least", [
